@@ -1,0 +1,155 @@
+//! The SQL catalog over a warehouse: every Delta table under `tables/` is a table of the
+//! default schema, registered lazily.
+//!
+//! Nothing is opened when the session starts; `table()` reads a table's Delta log only when
+//! a statement names it, and it loads the *latest* version every time, so a statement never
+//! sees a snapshot pinned by an earlier one (the pitfall of registering a DeltaTable once).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use deltalake::DeltaTable;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::warehouse::Warehouse;
+
+/// Which version of a Delta table to open.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionSpec {
+    Latest,
+    Version(u64),
+    /// An RFC 3339 / `YYYY-MM-DD HH:MM:SS` timestamp: the version current at that time.
+    Timestamp(String),
+}
+
+/// Opens the Delta table at `dir`.
+pub async fn open_delta(dir: &std::path::Path, version: &VersionSpec) -> Result<DeltaTable> {
+    let url = Url::from_directory_path(dir)
+        .map_err(|_| Error::Invalid(format!("not an absolute path: {}", dir.display())))?;
+    let table = match version {
+        VersionSpec::Latest => deltalake::open_table(url).await?,
+        VersionSpec::Version(v) => deltalake::open_table_with_version(url, *v).await?,
+        VersionSpec::Timestamp(ts) => {
+            let ts = normalize_timestamp(ts)?;
+            deltalake::open_table_with_ds(url, ts).await?
+        }
+    };
+    Ok(table)
+}
+
+/// `open_table_with_ds` wants RFC 3339; users write `2026-01-01 00:00:00` (Athena style).
+fn normalize_timestamp(ts: &str) -> Result<String> {
+    let t = ts.trim();
+    if chrono::DateTime::parse_from_rfc3339(t).is_ok() {
+        return Ok(t.to_string());
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(n) = chrono::NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(n.and_utc().to_rfc3339());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        if let Some(n) = d.and_hms_opt(0, 0, 0) {
+            return Ok(n.and_utc().to_rfc3339());
+        }
+    }
+    Err(Error::Invalid(format!(
+        "TIMESTAMP AS OF '{ts}': expected 'YYYY-MM-DD HH:MM:SS' (UTC) or RFC 3339"
+    )))
+}
+
+/// A DataFusion table provider for a loaded Delta table.
+pub async fn delta_provider(table: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
+    Ok(table.table_provider().await?)
+}
+
+/// The default schema: warehouse Delta tables plus whatever the session registered itself
+/// (`CREATE EXTERNAL TABLE`, views, time-travel snapshots of one statement).
+#[derive(Debug)]
+pub struct WarehouseSchema {
+    warehouse: Warehouse,
+    registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl WarehouseSchema {
+    pub fn new(warehouse: Warehouse) -> Self {
+        Self {
+            warehouse,
+            registered: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
+    fn registered(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
+        self.registered
+            .read()
+            .ok()
+            .and_then(|m| m.get(name).cloned())
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for WarehouseSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.warehouse.table_names();
+        if let Ok(m) = self.registered.read() {
+            names.extend(m.keys().filter(|k| !k.starts_with("__")).cloned());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = self.registered(name) {
+            return Ok(Some(t));
+        }
+        if !self.warehouse.is_table(name) {
+            return Ok(None);
+        }
+        let dir = self.warehouse.table_dir(name);
+        let table = open_delta(&dir, &VersionSpec::Latest)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let provider = delta_provider(&table)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Ok(Some(provider))
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if self.warehouse.is_table(&name) {
+            return Err(DataFusionError::Plan(format!(
+                "'{name}' is already a Delta table of the warehouse; choose another name"
+            )));
+        }
+        let mut m = self
+            .registered
+            .write()
+            .map_err(|_| DataFusionError::Internal("catalog lock poisoned".into()))?;
+        Ok(m.insert(name, table))
+    }
+
+    fn deregister_table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let mut m = self
+            .registered
+            .write()
+            .map_err(|_| DataFusionError::Internal("catalog lock poisoned".into()))?;
+        Ok(m.remove(name))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.registered(name).is_some() || self.warehouse.is_table(name)
+    }
+}

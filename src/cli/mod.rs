@@ -1,0 +1,81 @@
+//! Command-line arguments and dispatch to the front ends.
+
+mod demo;
+mod query;
+mod repl;
+mod run_sql;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use stockroom::print::Format;
+use stockroom::session::{SessionOptions, parse_memory_limit};
+use stockroom::{Executor, Warehouse};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stockroom",
+    version,
+    about = "An embedded SQL lakehouse for retail inventory and sales data",
+    long_about = "An embedded SQL lakehouse: Delta tables in one warehouse directory, queried and \
+                  written with SQL. Without a command, opens the interactive SQL shell."
+)]
+pub struct Args {
+    /// The warehouse directory (created if missing).
+    #[arg(long, global = true, env = "STOCKROOM_WAREHOUSE", default_value = "./warehouse")]
+    pub warehouse: PathBuf,
+
+    /// Memory queries may use before spilling to disk, e.g. 512M or 4G.
+    #[arg(long, global = true, env = "STOCKROOM_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Interactive SQL shell (the default). Reads statements from stdin when it is not a terminal.
+    Repl,
+    /// Run SQL files in order, stopping at the first error (for cron, systemd, Airflow).
+    RunSql(run_sql::RunSqlArgs),
+    /// Run one query over the warehouse and print or save the result.
+    Query(query::QueryArgs),
+    /// Load the bundled sample data into a warehouse and run the SQL tour on it.
+    Demo(demo::DemoArgs),
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let opts = SessionOptions {
+        memory_limit: args
+            .memory_limit
+            .as_deref()
+            .map(parse_memory_limit)
+            .transpose()?,
+        target_partitions: None,
+    };
+    let open = |path: &PathBuf| -> anyhow::Result<Executor> {
+        let wh = Warehouse::open(path)
+            .with_context(|| format!("opening warehouse {}", path.display()))?;
+        Ok(Executor::new(wh, &opts)?)
+    };
+    match args.command {
+        None | Some(Command::Repl) => repl::run(open(&args.warehouse)?).await,
+        Some(Command::RunSql(a)) => run_sql::run(open(&args.warehouse)?, a).await,
+        Some(Command::Query(a)) => query::run(open(&args.warehouse)?, a).await,
+        Some(Command::Demo(a)) => {
+            let wh = a.warehouse_override.clone().unwrap_or(args.warehouse.clone());
+            demo::run(open(&wh)?, a).await
+        }
+    }
+}
+
+/// `k=v` for `--var`.
+pub fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got '{s}'")),
+    }
+}

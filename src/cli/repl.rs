@@ -1,0 +1,392 @@
+//! The analysts' shell. On a terminal: rustyline with history, completion and Ctrl-C to
+//! cancel a running query. On a pipe: executes stdin like `psql -f` and exits 1 if any
+//! statement failed.
+
+use std::borrow::Cow;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::Validator;
+use rustyline::{Context, Editor, Helper};
+use stockroom::Executor;
+use stockroom::exec::Outcome;
+use stockroom::exec::maintenance;
+use stockroom::print::{self, Format, TableStyle};
+use stockroom::script;
+use stockroom::sql::split::split_statements;
+use stockroom::sql::vars::{Vars, substitute};
+
+const HELP: &str = r"Meta-commands:
+  \?                 this help
+  \d                 list tables          \d NAME       describe a table
+  \history NAME      Delta commits of a table
+  \i FILE            run a SQL file       \run FILE k=v …  run a file with variables
+  \set K V / \unset K  variables for ${K} in SQL
+  \format table|csv|json|ndjson          \maxrows N
+  \o FILE / \o       send results to a file / back to the screen
+  \timing on|off     \q  quit
+SQL statements end with ';' and may span lines.";
+
+struct Shell {
+    exec: Executor,
+    format: Format,
+    style: TableStyle,
+    timing: bool,
+    vars: Vars,
+    output: Option<std::fs::File>,
+    failed: bool,
+    interactive: bool,
+}
+
+impl Shell {
+    fn out(&mut self) -> Box<dyn Write + '_> {
+        match &mut self.output {
+            Some(f) => Box::new(f),
+            None => Box::new(std::io::stdout().lock()),
+        }
+    }
+
+    fn report_error(&mut self, e: impl std::fmt::Display) {
+        self.failed = true;
+        eprintln!("error: {e}");
+    }
+
+    async fn run_sql(&mut self, sql: &str) {
+        let sql = match substitute(sql, &self.vars) {
+            Ok(s) => s,
+            Err(e) => return self.report_error(e),
+        };
+        let started = Instant::now();
+        let result = if self.interactive {
+            tokio::select! {
+                r = self.exec.execute(&sql) => r,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("query cancelled");
+                    return;
+                }
+            }
+        } else {
+            self.exec.execute(&sql).await
+        };
+        match result {
+            Ok(o) => self.show(&o, started),
+            Err(e) => self.report_error(e),
+        }
+    }
+
+    fn show(&mut self, o: &Outcome, started: Instant) {
+        let (format, style, timing) = (self.format, self.style.clone(), self.timing);
+        let res = print::outcome(&mut *self.out(), o, format, &style);
+        if let Err(e) = res {
+            return self.report_error(e);
+        }
+        if format == Format::Table {
+            let took = started.elapsed().as_secs_f64();
+            match o {
+                Outcome::Rows { .. } if timing => {
+                    eprintln!("{} row(s) in {took:.3}s", o.row_count())
+                }
+                Outcome::Rows { .. } => eprintln!("{} row(s)", o.row_count()),
+                _ if timing => eprintln!("took {took:.3}s"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs every complete statement of `text`; returns the incomplete rest.
+    async fn feed(&mut self, text: &str) -> String {
+        let split = split_statements(text);
+        for s in &split.statements {
+            self.run_sql(&s.text).await;
+        }
+        if split.has_incomplete() {
+            split.rest
+        } else {
+            String::new()
+        }
+    }
+
+    async fn run_file(&mut self, path: &str, extra: &[(String, String)]) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return self.report_error(format!("cannot read {path}: {e}")),
+        };
+        let mut vars = self.vars.clone();
+        vars.extend(extra.iter().cloned());
+        let prepared = match script::prepare(path, &text, &vars) {
+            Ok(p) => p,
+            Err(e) => return self.report_error(e),
+        };
+        for p in prepared {
+            let started = Instant::now();
+            match self.exec.execute(&p.sql).await {
+                Ok(o) => self.show(&o, started),
+                Err(e) => {
+                    return self.report_error(format!("{}:{}: {e}", p.source, p.line));
+                }
+            }
+        }
+    }
+
+    /// Handles a `\` command; returns false to quit.
+    async fn meta(&mut self, line: &str) -> bool {
+        let mut parts = line.split_whitespace();
+        let cmd = parts.next().unwrap_or("");
+        let args: Vec<&str> = parts.collect();
+        let started = Instant::now();
+        match (cmd, args.as_slice()) {
+            ("\\q" | "\\quit", _) => return false,
+            ("\\?" | "\\help" | "\\h", _) => println!("{HELP}"),
+            ("\\d" | "\\dt", []) => {
+                self.run_sql("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name").await
+            }
+            ("\\d", [name]) => {
+                let name = name.to_string();
+                self.run_sql(&format!("DESCRIBE {name}")).await
+            }
+            ("\\history", [name]) => {
+                match maintenance::history(self.exec.warehouse(), name, None).await {
+                    Ok(o) => self.show(&o, started),
+                    Err(e) => self.report_error(e),
+                }
+            }
+            ("\\i", [file]) => self.run_file(file, &[]).await,
+            ("\\run", [file, kvs @ ..]) => {
+                let mut extra = Vec::new();
+                for kv in kvs {
+                    match super::parse_var(kv) {
+                        Ok(p) => extra.push(p),
+                        Err(e) => return { self.report_error(e); true },
+                    }
+                }
+                self.run_file(file, &extra).await
+            }
+            ("\\set", [k, v @ ..]) => {
+                self.vars.insert(k.to_string(), v.join(" "));
+            }
+            ("\\set", []) => {
+                for (k, v) in &self.vars {
+                    println!("{k} = {v}");
+                }
+            }
+            ("\\unset", [k]) => {
+                self.vars.remove(*k);
+            }
+            ("\\format", [f]) => match f.parse() {
+                Ok(f) => self.format = f,
+                Err(e) => self.report_error(e),
+            },
+            ("\\maxrows", [n]) => match n.parse() {
+                Ok(n) => self.style.max_rows = n,
+                Err(_) => self.report_error(format!("\\maxrows {n}: expected a number")),
+            },
+            ("\\timing", [v]) => self.timing = *v == "on",
+            ("\\timing", []) => self.timing = !self.timing,
+            ("\\o", []) => self.output = None,
+            ("\\o", [file]) => match std::fs::File::create(file) {
+                Ok(f) => self.output = Some(f),
+                Err(e) => self.report_error(format!("cannot write {file}: {e}")),
+            },
+            _ => self.report_error(format!("unknown or incomplete command '{line}'; \\? lists them")),
+        }
+        true
+    }
+}
+
+pub async fn run(exec: Executor) -> anyhow::Result<ExitCode> {
+    let interactive = std::io::stdin().is_terminal();
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut shell = Shell {
+        exec,
+        format: Format::Table,
+        style: TableStyle {
+            max_rows: 1000,
+            width: if interactive {
+                terminal_width()
+            } else {
+                None
+            },
+            color,
+        },
+        timing: interactive,
+        vars: Vars::new(),
+        output: None,
+        failed: false,
+        interactive,
+    };
+    if interactive {
+        interactive_loop(&mut shell).await?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input)?;
+        let mut buffer = String::new();
+        for line in input.lines() {
+            if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
+                if !shell.meta(line.trim()).await {
+                    break;
+                }
+                continue;
+            }
+            buffer.push_str(line);
+            buffer.push('\n');
+            buffer = shell.feed(&buffer).await;
+        }
+        if !buffer.trim().is_empty() {
+            let rest = buffer.clone();
+            shell.run_sql(&rest).await;
+        }
+        Ok(if shell.failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}
+
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).or(Some(120))
+}
+
+fn history_path() -> Option<PathBuf> {
+    let dir = dirs::data_dir()?.join("stockroom");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir.join("history"))
+}
+
+async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
+    let mut editor: Editor<SqlHelper, rustyline::history::FileHistory> = Editor::new()?;
+    editor.set_helper(Some(SqlHelper {
+        words: completion_words(shell),
+    }));
+    let history = history_path();
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    println!(
+        "stockroom {} — warehouse {}\nType \\? for help, \\q to quit. Statements end with ';'.",
+        env!("CARGO_PKG_VERSION"),
+        shell.exec.warehouse().root().display()
+    );
+    let mut buffer = String::new();
+    loop {
+        let prompt = if buffer.is_empty() {
+            "stockroom> "
+        } else {
+            "      ...> "
+        };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if buffer.is_empty() && line.trim_start().starts_with('\\') {
+                    let _ = editor.add_history_entry(line.as_str());
+                    if !shell.meta(line.trim()).await {
+                        break;
+                    }
+                    continue;
+                }
+                buffer.push_str(&line);
+                buffer.push('\n');
+                if split_statements(&buffer).statements.is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(buffer.trim_end());
+                let input = std::mem::take(&mut buffer);
+                buffer = shell.feed(&input).await;
+                if let Some(h) = editor.helper_mut() {
+                    h.words = completion_words(shell);
+                }
+            }
+            Err(ReadlineError::Interrupted) => {
+                buffer.clear();
+            }
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+    Ok(())
+}
+
+const KEYWORDS: &[&str] = &[
+    "SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "LIMIT", "JOIN", "LEFT JOIN", "ON",
+    "AS", "AND", "OR", "NOT", "NULL", "INSERT INTO", "VALUES", "MERGE INTO", "USING",
+    "WHEN MATCHED", "WHEN NOT MATCHED", "THEN", "UPDATE", "SET", "DELETE FROM", "CREATE TABLE",
+    "PARTITIONED BY", "VERSION AS OF", "TIMESTAMP AS OF", "DESCRIBE", "DESCRIBE HISTORY",
+    "OPTIMIZE", "VACUUM", "RESTORE", "SHOW TABLES", "COUNT", "SUM", "AVG", "MIN", "MAX",
+    "DISTINCT", "HAVING", "WITH", "CASE", "END", "table_changes",
+];
+
+const META: &[&str] = &[
+    "\\?", "\\d", "\\history", "\\i", "\\run", "\\set", "\\unset", "\\format", "\\maxrows",
+    "\\o", "\\timing", "\\q",
+];
+
+fn completion_words(shell: &Shell) -> Vec<String> {
+    let mut w: Vec<String> = KEYWORDS.iter().map(|s| s.to_string()).collect();
+    w.extend(META.iter().map(|s| s.to_string()));
+    w.extend(shell.exec.warehouse().table_names());
+    w.extend(stockroom_udfs::NAMES.iter().map(|s| s.to_string()));
+    w
+}
+
+struct SqlHelper {
+    words: Vec<String>,
+}
+
+impl Completer for SqlHelper {
+    type Candidate = Pair;
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let start = line[..pos]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '\\'))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let prefix = &line[start..pos];
+        if prefix.is_empty() {
+            return Ok((pos, Vec::new()));
+        }
+        let lower = prefix.to_ascii_lowercase();
+        let pairs = self
+            .words
+            .iter()
+            .filter(|w| w.to_ascii_lowercase().starts_with(&lower))
+            .map(|w| {
+                let rep = if prefix.chars().all(|c| c.is_lowercase() || !c.is_alphabetic())
+                    && KEYWORDS.contains(&w.as_str())
+                {
+                    w.to_ascii_lowercase()
+                } else {
+                    w.clone()
+                };
+                Pair {
+                    display: w.clone(),
+                    replacement: rep,
+                }
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Hinter for SqlHelper {
+    type Hint = String;
+}
+impl Highlighter for SqlHelper {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
+        Cow::Borrowed(line)
+    }
+}
+impl Validator for SqlHelper {}
+impl Helper for SqlHelper {}

@@ -1,0 +1,56 @@
+//! The library's error type. Every variant says what went wrong in the user's terms; the
+//! binary adds file / line context at its edge.
+
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A SQL statement could not be parsed or planned.
+    #[error("{0}")]
+    Sql(String),
+
+    /// Syntax we recognise but do not support; the message names what is supported.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+
+    /// A table name that is not in the warehouse catalog.
+    #[error("table '{name}' not found in warehouse {warehouse} (see SHOW TABLES)")]
+    TableNotFound { name: String, warehouse: String },
+
+    /// `${name}` used in SQL without a `--var name=…` or `\set name …`.
+    #[error("undefined variable ${{{0}}}: pass --var {0}=VALUE (or \\set {0} VALUE in the REPL)")]
+    UndefinedVariable(String),
+
+    #[error("{0}")]
+    Invalid(String),
+
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+
+    #[error(transparent)]
+    Delta(#[from] deltalake::DeltaTableError),
+
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

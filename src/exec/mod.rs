@@ -1,0 +1,343 @@
+//! The executor: one SQL statement in, one [`Outcome`] out. Every front end (REPL,
+//! `run-sql`, `query`, pipelines, the server) goes through [`Executor::execute`].
+//!
+//! Order of business for a statement:
+//! 1. stockroom's own commands (OPTIMIZE, VACUUM, RESTORE, DESCRIBE HISTORY, …) → maintenance;
+//! 2. token rewrites: time travel and `table_changes()` become per-statement snapshots,
+//!    `CREATE TABLE` options are taken out;
+//! 3. DataFusion parses; MERGE / DELETE / UPDATE on warehouse tables → deltalake builders;
+//! 4. DataFusion plans; `CREATE TABLE [AS]` → a Delta table; everything else executes as is
+//!    (SELECT, INSERT through the Delta provider, EXPLAIN, SHOW, CREATE EXTERNAL TABLE, …).
+
+pub mod delta_write;
+pub mod maintenance;
+pub mod outcome;
+pub mod report;
+pub mod subquery;
+
+use std::sync::Arc;
+
+use datafusion::catalog::SchemaProvider;
+use datafusion::common::config::Dialect;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+pub use outcome::{Outcome, WriteReport};
+
+use crate::catalog::{WarehouseSchema, delta_provider, open_delta};
+use crate::error::{Error, Result};
+use crate::session::{SessionOptions, build_session};
+use crate::sql::command::{Command, parse_command};
+use crate::sql::rewrite::{CreateOptions, PinnedRef, extract_create_options, pin_references};
+use crate::sql::tokens::{keyword, render, tokenize};
+use crate::warehouse::Warehouse;
+use delta_write::CreateMode;
+
+/// Executes SQL over one warehouse.
+pub struct Executor {
+    ctx: SessionContext,
+    schema: Arc<WarehouseSchema>,
+    warehouse: Warehouse,
+    read_only: bool,
+}
+
+/// Removes per-statement snapshots from the catalog however the statement ends.
+struct PinGuard<'a> {
+    schema: &'a WarehouseSchema,
+    names: Vec<String>,
+}
+
+impl Drop for PinGuard<'_> {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = self.schema.deregister_table(n);
+        }
+    }
+}
+
+impl Executor {
+    pub fn new(warehouse: Warehouse, opts: &SessionOptions) -> Result<Self> {
+        let (ctx, schema) = build_session(&warehouse, opts)?;
+        Ok(Self {
+            ctx,
+            schema,
+            warehouse,
+            read_only: false,
+        })
+    }
+
+    /// Refuse every statement that would write (the server's default).
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
+    /// Executes one statement (no trailing `;` needed).
+    pub async fn execute(&self, sql: &str) -> Result<Outcome> {
+        self.run(sql, false).await
+    }
+
+    /// Parses and plans one statement without executing or writing anything.
+    pub async fn plan_only(&self, sql: &str) -> Result<Outcome> {
+        self.run(sql, true).await
+    }
+
+    async fn run(&self, sql: &str, dry_run: bool) -> Result<Outcome> {
+        let tokens = tokenize(sql)?;
+        if let Some(cmd) = parse_command(&tokens)? {
+            return self.run_command(cmd, dry_run).await;
+        }
+
+        let (tokens, pinned) = pin_references(&tokens)?;
+        let _guard = PinGuard {
+            schema: &self.schema,
+            names: pinned.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        for (name, r) in &pinned {
+            self.register_pinned(name, r).await?;
+        }
+
+        let (tokens, create_opts) = match extract_create_options(&tokens)? {
+            Some((t, o)) => (t, Some(o)),
+            None => (tokens, None),
+        };
+        let tokens = merge_star_forms(tokens);
+        let sql = render(&tokens);
+
+        let state = self.ctx.state();
+        let stmt = state.sql_to_statement(&sql, &Dialect::Generic)?;
+        if let DfStatement::Statement(s) = &stmt {
+            match s.as_ref() {
+                SqlStatement::Merge(_) | SqlStatement::Delete(_) | SqlStatement::Update(_) => {
+                    self.check_writable("MERGE/DELETE/UPDATE")?;
+                    if dry_run {
+                        // Planning the source query is the useful part of a dry run.
+                        return Ok(Outcome::Message(format!("would run: {}", first_line(&sql))));
+                    }
+                    let s = match stmt {
+                        DfStatement::Statement(s) => *s,
+                        _ => unreachable!("matched a Statement above"),
+                    };
+                    let report = match s {
+                        SqlStatement::Merge(m) => {
+                            delta_write::merge(&self.ctx, &self.warehouse, m).await?
+                        }
+                        SqlStatement::Delete(d) => {
+                            delta_write::delete(&self.ctx, &self.warehouse, d).await?
+                        }
+                        SqlStatement::Update(u) => {
+                            delta_write::update(&self.ctx, &self.warehouse, u).await?
+                        }
+                        _ => unreachable!("matched above"),
+                    };
+                    return Ok(Outcome::Write(report));
+                }
+                _ => {}
+            }
+        }
+
+        let plan = state.statement_to_plan(stmt).await?;
+        self.run_plan(plan, create_opts, dry_run).await
+    }
+
+    async fn run_plan(
+        &self,
+        plan: LogicalPlan,
+        create_opts: Option<CreateOptions>,
+        dry_run: bool,
+    ) -> Result<Outcome> {
+        if writes(&plan) {
+            self.check_writable(plan.display().to_string().as_str())?;
+        }
+        if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) = &plan {
+            // CREATE TABLE in the warehouse is a Delta table, never a memory table.
+            let name = c.name.table().to_string();
+            let mode = if c.or_replace {
+                CreateMode::Replace
+            } else if c.if_not_exists {
+                CreateMode::IfNotExists
+            } else {
+                CreateMode::ErrorIfExists
+            };
+            if dry_run {
+                return Ok(Outcome::Message(format!("would create table {name}")));
+            }
+            let opts = create_opts.unwrap_or_default();
+            let input = c.input.as_ref().clone();
+            let report = delta_write::create_table(
+                &self.ctx,
+                &self.warehouse,
+                &name,
+                input,
+                mode,
+                opts.partition_by,
+                opts.properties,
+            )
+            .await?;
+            return Ok(Outcome::Write(report));
+        }
+        if dry_run {
+            return Ok(Outcome::Message("planned".into()));
+        }
+        let insert_target = match &plan {
+            LogicalPlan::Dml(DmlStatement {
+                table_name,
+                op: WriteOp::Insert(_),
+                ..
+            }) => Some(table_name.table().to_string()),
+            _ => None,
+        };
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        if let Some(name) = insert_target
+            && self.warehouse.is_table(&name)
+        {
+            let table = open_delta(
+                &self.warehouse.table_dir(&name),
+                &crate::catalog::VersionSpec::Latest,
+            )
+            .await?;
+            let mut report = report::last_commit_report(&table, &name).await?;
+            report.operation = "INSERT".into();
+            return Ok(Outcome::Write(report));
+        }
+        Ok(Outcome::Rows { schema, batches })
+    }
+
+    async fn run_command(&self, cmd: Command, dry_run: bool) -> Result<Outcome> {
+        if cmd.writes() {
+            self.check_writable(&format!("{cmd:?}"))?;
+        }
+        if let Command::Describe { table } = &cmd
+            && !self.warehouse.is_table(table)
+        {
+            // Not a Delta table (a registered file or view): DataFusion describes it.
+            let df = self.ctx.sql(&format!("DESCRIBE \"{table}\"")).await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            return Ok(Outcome::Rows {
+                schema,
+                batches: df.collect().await?,
+            });
+        }
+        if dry_run {
+            return Ok(Outcome::Message(format!("would run {cmd:?}")));
+        }
+        maintenance::run(&self.ctx, &self.warehouse, cmd).await
+    }
+
+    async fn register_pinned(&self, name: &str, r: &PinnedRef) -> Result<()> {
+        let provider = match r {
+            PinnedRef::Version { table, spec } => {
+                if !self.warehouse.is_table(table) {
+                    return Err(Error::TableNotFound {
+                        name: table.clone(),
+                        warehouse: self.warehouse.root().display().to_string(),
+                    });
+                }
+                let t = open_delta(&self.warehouse.table_dir(table), spec)
+                    .await
+                    .map_err(|e| Error::Invalid(format!("{table} {spec:?}: {e}")))?;
+                delta_provider(&t).await?
+            }
+            PinnedRef::Changes { table, start, end } => {
+                let batches =
+                    maintenance::changes(&self.ctx, &self.warehouse, table, *start, *end).await?;
+                let schema = match batches.first() {
+                    Some(b) => b.schema(),
+                    None => {
+                        // No change rows: still give the query the right columns.
+                        let t = delta_write::open_target(&self.warehouse, table).await?;
+                        let mut fields: Vec<_> = t
+                            .snapshot()?
+                            .snapshot()
+                            .arrow_schema()
+                            .fields()
+                            .iter()
+                            .cloned()
+                            .collect();
+                        use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
+                        fields.push(Arc::new(Field::new("_change_type", DataType::Utf8, true)));
+                        fields.push(Arc::new(Field::new("_commit_version", DataType::UInt64, true)));
+                        fields.push(Arc::new(Field::new(
+                            "_commit_timestamp",
+                            DataType::Timestamp(TimeUnit::Millisecond, None),
+                            true,
+                        )));
+                        Arc::new(datafusion::arrow::datatypes::Schema::new(fields))
+                    }
+                };
+                Arc::new(MemTable::try_new(schema, vec![batches])?)
+            }
+        };
+        self.schema.register_table(name.to_string(), provider)?;
+        Ok(())
+    }
+
+    fn check_writable(&self, what: &str) -> Result<()> {
+        if self.read_only {
+            return Err(Error::Invalid(format!(
+                "this server is read-only: {} refused (start it with --allow-writes to permit writes)",
+                first_line(what)
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Does executing this plan change anything on disk or in the catalog?
+fn writes(plan: &LogicalPlan) -> bool {
+    matches!(
+        plan,
+        LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Copy(_)
+    )
+}
+
+/// `INSERT *` → `INSERT ROW` and `UPDATE SET *` → a marker assignment, inside MERGE only:
+/// sqlparser knows neither Spark form.
+fn merge_star_forms(tokens: Vec<Token>) -> Vec<Token> {
+    let first = tokens.iter().find_map(keyword);
+    if first.as_deref() != Some("MERGE") {
+        return tokens;
+    }
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        if matches!(t, Token::Mul) {
+            let prev = out.iter().rev().find_map(|p| match p {
+                Token::Whitespace(_) => None,
+                other => Some(keyword(other).unwrap_or_default()),
+            });
+            match prev.as_deref() {
+                Some("INSERT") => {
+                    out.push(Token::make_keyword("ROW"));
+                    continue;
+                }
+                Some("SET") => {
+                    out.push(Token::make_word(delta_write::SET_ALL_MARKER, None));
+                    out.push(Token::Eq);
+                    out.push(Token::Number("1".into(), false));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        out.push(t);
+    }
+    out
+}

@@ -1,0 +1,18 @@
+//! stockroom: an embedded SQL lakehouse over Delta tables.
+//!
+//! Data flows one way: [`warehouse`] (where things live) → [`catalog`] (tables by name) →
+//! [`session`] (one DataFusion session) → [`sql`] (statement text) → [`exec`] (statements
+//! run, Delta writes) → front ends ([`print`], the binary's commands).
+
+pub mod catalog;
+pub mod error;
+pub mod exec;
+pub mod print;
+pub mod script;
+pub mod session;
+pub mod sql;
+pub mod warehouse;
+
+pub use error::{Error, Result};
+pub use exec::{Executor, Outcome, WriteReport};
+pub use warehouse::Warehouse;

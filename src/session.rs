@@ -1,0 +1,89 @@
+//! Builds the one DataFusion session every front end shares: warehouse catalog, our UDFs,
+//! the JSON functions, `CREATE EXTERNAL TABLE … STORED AS DELTA`, file URLs as tables and a
+//! memory limit with spilling.
+
+use std::sync::Arc;
+
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use deltalake::delta_datafusion::DeltaTableFactory;
+
+use crate::catalog::WarehouseSchema;
+use crate::error::{Error, Result};
+use crate::warehouse::Warehouse;
+
+pub const CATALOG: &str = "stockroom";
+pub const SCHEMA: &str = "public";
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Bytes of memory queries may use before spilling to disk (None: unlimited).
+    pub memory_limit: Option<usize>,
+    /// Target partitions (threads); None: number of cores.
+    pub target_partitions: Option<usize>,
+}
+
+/// Parses `--memory-limit` values like `2G`, `512M`, `100000`.
+pub fn parse_memory_limit(s: &str) -> Result<usize> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1usize << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n > 0.0)
+        .map(|n| (n * mult as f64) as usize)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "--memory-limit '{s}': expected a size such as 512M or 2G"
+            ))
+        })
+}
+
+pub fn build_session(
+    warehouse: &Warehouse,
+    opts: &SessionOptions,
+) -> Result<(SessionContext, Arc<WarehouseSchema>)> {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema(CATALOG, SCHEMA)
+        .with_create_default_catalog_and_schema(true)
+        // deltalake's own workaround: hash-join IN-list pushdown can panic on dictionary
+        // join keys (Delta partition columns are dictionaries), which MERGE hits.
+        .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
+        .set_usize(
+            "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
+            0,
+        );
+    if let Some(n) = opts.target_partitions {
+        config = config.with_target_partitions(n.max(1));
+    }
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = opts.memory_limit {
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    let runtime = runtime.build_arc()?;
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_table_factory("DELTA".into(), Arc::new(DeltaTableFactory {}))
+        .with_table_factory("DELTATABLE".into(), Arc::new(DeltaTableFactory {}))
+        .build();
+    let mut ctx = SessionContext::new_with_state(state).enable_url_table();
+
+    let schema = Arc::new(WarehouseSchema::new(warehouse.clone()));
+    let catalog = ctx
+        .catalog(CATALOG)
+        .ok_or_else(|| Error::Invalid("default catalog missing".into()))?;
+    catalog.register_schema(SCHEMA, schema.clone())?;
+
+    stockroom_udfs::register_all(&ctx);
+    datafusion_functions_json::register_all(&mut ctx)?;
+    Ok((ctx, schema))
+}

@@ -1,0 +1,8 @@
+//! The statement layer's text side: splitting scripts, variables, and the token-level
+//! extensions stockroom adds to DataFusion's SQL.
+
+pub mod command;
+pub mod rewrite;
+pub mod split;
+pub mod tokens;
+pub mod vars;

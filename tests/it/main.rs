@@ -1,0 +1,6 @@
+//! The integration tests: one binary (each extra test binary would link the whole stack
+//! again). Every test drives the real `stockroom` executable on a temporary warehouse.
+
+mod common;
+mod engine;
+mod front_ends;

@@ -1,0 +1,87 @@
+//! stockroom's scalar UDFs for DataFusion.
+//!
+//! | name | signature | returns |
+//! |------|-----------|---------|
+//! | `from_epoch` | `from_epoch(seconds)` | `Timestamp(µs, "UTC")` |
+//! | `epoch_date` | `epoch_date(seconds)` | `Date32` |
+//! | `parse_ts` | `parse_ts(text)` | `Timestamp(µs, "UTC")` |
+//! | `safe_div` | `safe_div(a, b)` | `Float64` |
+//! | `reasons` | `reasons(cond, 'CODE', …)` | `List(Utf8)` (never NULL) |
+//!
+//! None of them error on data: bad or out-of-range input gives NULL. Argument-type and arity
+//! problems are reported at planning time.
+
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::prelude::SessionContext;
+
+pub mod epoch;
+pub mod reasons;
+pub mod safe_div;
+pub mod timestamp;
+mod util;
+
+pub use epoch::{EpochDate, FromEpoch};
+pub use reasons::Reasons;
+pub use safe_div::SafeDiv;
+pub use timestamp::ParseTs;
+
+/// The names of every UDF in [`all_udfs`], in the same order.
+pub const NAMES: &[&str] = &[
+    FromEpoch::NAME,
+    EpochDate::NAME,
+    ParseTs::NAME,
+    SafeDiv::NAME,
+    Reasons::NAME,
+];
+
+/// A fresh instance of every stockroom UDF.
+pub fn all_udfs() -> Vec<ScalarUDF> {
+    vec![
+        ScalarUDF::from(FromEpoch::new()),
+        ScalarUDF::from(EpochDate::new()),
+        ScalarUDF::from(ParseTs::new()),
+        ScalarUDF::from(SafeDiv::new()),
+        ScalarUDF::from(Reasons::new()),
+    ]
+}
+
+/// Register every stockroom UDF with `ctx` (replacing any function of the same name).
+pub fn register_all(ctx: &SessionContext) {
+    for udf in all_udfs() {
+        ctx.register_udf(udf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_udfs_and_all_are_documented() {
+        let udfs = all_udfs();
+        let names: Vec<&str> = udfs.iter().map(|u| u.name()).collect();
+        assert_eq!(names, NAMES);
+        for udf in &udfs {
+            let doc = udf.documentation().expect("documentation");
+            assert!(!doc.description.is_empty(), "{}", udf.name());
+            assert!(doc.syntax_example.starts_with(udf.name()), "{}", udf.name());
+            assert!(
+                doc.arguments.as_ref().is_some_and(|a| !a.is_empty()),
+                "{}",
+                udf.name()
+            );
+        }
+    }
+
+    #[test]
+    fn register_all_registers_exactly_names() {
+        let ctx = SessionContext::new();
+        let before = ctx.state().scalar_functions().len();
+        register_all(&ctx);
+        let state = ctx.state();
+        assert_eq!(state.scalar_functions().len(), before + NAMES.len());
+        for name in NAMES {
+            assert!(state.scalar_functions().contains_key(*name), "{name}");
+        }
+    }
+}
