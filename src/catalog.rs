@@ -6,11 +6,12 @@
 //! sees a snapshot pinned by an earlier one (the pitfall of registering a DeltaTable once).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
-use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::catalog::{SchemaProvider, TableProvider, UrlTableFactory};
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::TableType;
 use deltalake::DeltaTable;
 use url::Url;
 
@@ -47,15 +48,19 @@ fn normalize_timestamp(ts: &str) -> Result<String> {
     if chrono::DateTime::parse_from_rfc3339(t).is_ok() {
         return Ok(t.to_string());
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(n) = chrono::NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(n.and_utc().to_rfc3339());
         }
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        if let Some(n) = d.and_hms_opt(0, 0, 0) {
-            return Ok(n.and_utc().to_rfc3339());
-        }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        && let Some(n) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(n.and_utc().to_rfc3339());
     }
     Err(Error::Invalid(format!(
         "TIMESTAMP AS OF '{ts}': expected 'YYYY-MM-DD HH:MM:SS' (UTC) or RFC 3339"
@@ -73,6 +78,9 @@ pub async fn delta_provider(table: &DeltaTable) -> Result<Arc<dyn TableProvider>
 pub struct WarehouseSchema {
     warehouse: Warehouse,
     registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    /// Resolves `'data/x.parquet'` as a table. Kept here rather than through
+    /// `enable_url_table()`, whose wrapper opens every table to answer `SHOW TABLES`.
+    files: OnceLock<Arc<dyn UrlTableFactory>>,
 }
 
 impl WarehouseSchema {
@@ -80,7 +88,12 @@ impl WarehouseSchema {
         Self {
             warehouse,
             registered: RwLock::new(HashMap::new()),
+            files: OnceLock::new(),
         }
+    }
+
+    pub fn set_file_tables(&self, factory: Arc<dyn UrlTableFactory>) {
+        let _ = self.files.set(factory);
     }
 
     pub fn warehouse(&self) -> &Warehouse {
@@ -112,16 +125,31 @@ impl SchemaProvider for WarehouseSchema {
             return Ok(Some(t));
         }
         if !self.warehouse.is_table(name) {
-            return Ok(None);
+            return match self.files.get() {
+                Some(f) => f.try_new(name).await,
+                None => Ok(None),
+            };
         }
         let dir = self.warehouse.table_dir(name);
-        let table = open_delta(&dir, &VersionSpec::Latest)
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let table = open_delta(&dir, &VersionSpec::Latest).await.map_err(|e| {
+            DataFusionError::Plan(format!(
+                "cannot open Delta table '{name}' at {}: {e}",
+                dir.display()
+            ))
+        })?;
         let provider = delta_provider(&table)
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(Some(provider))
+    }
+
+    /// Answered from the directory listing: `SHOW TABLES` and `information_schema.tables`
+    /// must not open every table's log.
+    async fn table_type(&self, name: &str) -> DfResult<Option<TableType>> {
+        if let Some(t) = self.registered(name) {
+            return Ok(Some(t.table_type()));
+        }
+        Ok(self.warehouse.is_table(name).then_some(TableType::Base))
     }
 
     fn register_table(

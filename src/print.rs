@@ -150,7 +150,9 @@ pub fn write_batches(out: &mut dyn Write, format: Format, batches: &[RecordBatch
                 w.write(b)?;
             }
             w.finish()?;
-            w.into_inner().write_all(b"\n").map_err(|e| Error::io("write", e))?;
+            w.into_inner()
+                .write_all(b"\n")
+                .map_err(|e| Error::io("write", e))?;
         }
         Format::Ndjson => {
             let mut w = json::LineDelimitedWriter::new(out);
@@ -176,8 +178,9 @@ pub fn write_file(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> R
     let mut file = std::io::BufWriter::new(file);
     match ext.as_str() {
         "parquet" => {
-            let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None)
-                .map_err(|e| Error::Invalid(format!("parquet: {e}")))?;
+            let mut w =
+                datafusion::parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None)
+                    .map_err(|e| Error::Invalid(format!("parquet: {e}")))?;
             for b in batches {
                 w.write(b)
                     .map_err(|e| Error::Invalid(format!("parquet: {e}")))?;
@@ -201,12 +204,7 @@ pub fn write_file(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> R
 }
 
 /// Prints an outcome to `out` in `format`.
-pub fn outcome(
-    out: &mut dyn Write,
-    o: &Outcome,
-    format: Format,
-    style: &TableStyle,
-) -> Result<()> {
+pub fn outcome(out: &mut dyn Write, o: &Outcome, format: Format, style: &TableStyle) -> Result<()> {
     let io = |e| Error::io("cannot write output", e);
     match o {
         Outcome::Rows { schema, batches } => match format {

@@ -24,16 +24,23 @@ pub struct ScriptError {
     pub line: usize,
     pub statement: String,
     #[source]
-    pub error: Error,
+    pub error: Box<Error>,
 }
 
 /// Splits and substitutes a whole script up front, so an undefined variable is reported
 /// before any statement runs.
-pub fn prepare(source: &str, text: &str, vars: &Vars) -> std::result::Result<Vec<Prepared>, ScriptError> {
+pub fn prepare(
+    source: &str,
+    text: &str,
+    vars: &Vars,
+) -> std::result::Result<Vec<Prepared>, ScriptError> {
     let split = split_statements(text);
     let incomplete = split.has_incomplete();
-    let mut stmts: Vec<(String, usize)> =
-        split.statements.into_iter().map(|s| (s.text, s.line)).collect();
+    let mut stmts: Vec<(String, usize)> = split
+        .statements
+        .into_iter()
+        .map(|s| (s.text, s.line))
+        .collect();
     if incomplete {
         stmts.push((split.rest.trim().to_string(), split.rest_line));
     }
@@ -50,7 +57,7 @@ pub fn prepare(source: &str, text: &str, vars: &Vars) -> std::result::Result<Vec
                     source_name: source.to_string(),
                     line,
                     statement: abbreviate(&text),
-                    error,
+                    error: Box::new(error),
                 })
         })
         .collect()
@@ -74,7 +81,7 @@ pub async fn run(
             source_name: p.source.clone(),
             line: p.line,
             statement: abbreviate(&p.sql),
-            error,
+            error: Box::new(error),
         };
         let outcome = res.map_err(wrap)?;
         each(p, &outcome, started.elapsed()).map_err(wrap)?;

@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
+use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_session::SessionStore;
 use deltalake::delta_datafusion::DeltaTableFactory;
+use deltalake::delta_datafusion::planner::DeltaPlanner;
 
 use crate::catalog::WarehouseSchema;
 use crate::error::{Error, Result};
@@ -72,16 +75,22 @@ pub fn build_session(
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        // deltalake's writes plan custom nodes (metrics observers, merge barriers) that only
+        // its planner lowers; it extends DataFusion's default planner.
+        .with_query_planner(DeltaPlanner::new())
         .with_table_factory("DELTA".into(), Arc::new(DeltaTableFactory {}))
         .with_table_factory("DELTATABLE".into(), Arc::new(DeltaTableFactory {}))
         .build();
-    let mut ctx = SessionContext::new_with_state(state).enable_url_table();
+    let mut ctx = SessionContext::new_with_state(state);
 
     let schema = Arc::new(WarehouseSchema::new(warehouse.clone()));
     let catalog = ctx
         .catalog(CATALOG)
         .ok_or_else(|| Error::Invalid("default catalog missing".into()))?;
     catalog.register_schema(SCHEMA, schema.clone())?;
+    let files = Arc::new(DynamicListTableFactory::new(SessionStore::new()));
+    files.session_store().with_state(ctx.state_weak_ref());
+    schema.set_file_tables(files);
 
     stockroom_udfs::register_all(&ctx);
     datafusion_functions_json::register_all(&mut ctx)?;

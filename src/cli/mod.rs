@@ -10,7 +10,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use stockroom::print::Format;
 use stockroom::session::{SessionOptions, parse_memory_limit};
 use stockroom::{Executor, Warehouse};
 
@@ -24,7 +23,12 @@ use stockroom::{Executor, Warehouse};
 )]
 pub struct Args {
     /// The warehouse directory (created if missing).
-    #[arg(long, global = true, env = "STOCKROOM_WAREHOUSE", default_value = "./warehouse")]
+    #[arg(
+        long,
+        global = true,
+        env = "STOCKROOM_WAREHOUSE",
+        default_value = "./warehouse"
+    )]
     pub warehouse: PathBuf,
 
     /// Memory queries may use before spilling to disk, e.g. 512M or 4G.
@@ -66,7 +70,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::RunSql(a)) => run_sql::run(open(&args.warehouse)?, a).await,
         Some(Command::Query(a)) => query::run(open(&args.warehouse)?, a).await,
         Some(Command::Demo(a)) => {
-            let wh = a.warehouse_override.clone().unwrap_or(args.warehouse.clone());
+            let wh = a
+                .warehouse_override
+                .clone()
+                .unwrap_or(args.warehouse.clone());
             demo::run(open(&wh)?, a).await
         }
     }

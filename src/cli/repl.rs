@@ -207,11 +207,7 @@ pub async fn run(exec: Executor) -> anyhow::Result<ExitCode> {
         format: Format::Table,
         style: TableStyle {
             max_rows: 1000,
-            width: if interactive {
-                terminal_width()
-            } else {
-                None
-            },
+            width: if interactive { terminal_width() } else { None },
             color,
         },
         timing: interactive,
@@ -251,7 +247,10 @@ pub async fn run(exec: Executor) -> anyhow::Result<ExitCode> {
 }
 
 fn terminal_width() -> Option<u16> {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).or(Some(120))
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or(Some(120))
 }
 
 fn history_path() -> Option<PathBuf> {
@@ -316,17 +315,66 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
 }
 
 const KEYWORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "LIMIT", "JOIN", "LEFT JOIN", "ON",
-    "AS", "AND", "OR", "NOT", "NULL", "INSERT INTO", "VALUES", "MERGE INTO", "USING",
-    "WHEN MATCHED", "WHEN NOT MATCHED", "THEN", "UPDATE", "SET", "DELETE FROM", "CREATE TABLE",
-    "PARTITIONED BY", "VERSION AS OF", "TIMESTAMP AS OF", "DESCRIBE", "DESCRIBE HISTORY",
-    "OPTIMIZE", "VACUUM", "RESTORE", "SHOW TABLES", "COUNT", "SUM", "AVG", "MIN", "MAX",
-    "DISTINCT", "HAVING", "WITH", "CASE", "END", "table_changes",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "LIMIT",
+    "JOIN",
+    "LEFT JOIN",
+    "ON",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "NULL",
+    "INSERT INTO",
+    "VALUES",
+    "MERGE INTO",
+    "USING",
+    "WHEN MATCHED",
+    "WHEN NOT MATCHED",
+    "THEN",
+    "UPDATE",
+    "SET",
+    "DELETE FROM",
+    "CREATE TABLE",
+    "PARTITIONED BY",
+    "VERSION AS OF",
+    "TIMESTAMP AS OF",
+    "DESCRIBE",
+    "DESCRIBE HISTORY",
+    "OPTIMIZE",
+    "VACUUM",
+    "RESTORE",
+    "SHOW TABLES",
+    "COUNT",
+    "SUM",
+    "AVG",
+    "MIN",
+    "MAX",
+    "DISTINCT",
+    "HAVING",
+    "WITH",
+    "CASE",
+    "END",
+    "table_changes",
 ];
 
 const META: &[&str] = &[
-    "\\?", "\\d", "\\history", "\\i", "\\run", "\\set", "\\unset", "\\format", "\\maxrows",
-    "\\o", "\\timing", "\\q",
+    "\\?",
+    "\\d",
+    "\\history",
+    "\\i",
+    "\\run",
+    "\\set",
+    "\\unset",
+    "\\format",
+    "\\maxrows",
+    "\\o",
+    "\\timing",
+    "\\q",
 ];
 
 fn completion_words(shell: &Shell) -> Vec<String> {
@@ -363,7 +411,9 @@ impl Completer for SqlHelper {
             .iter()
             .filter(|w| w.to_ascii_lowercase().starts_with(&lower))
             .map(|w| {
-                let rep = if prefix.chars().all(|c| c.is_lowercase() || !c.is_alphabetic())
+                let rep = if prefix
+                    .chars()
+                    .all(|c| c.is_lowercase() || !c.is_alphabetic())
                     && KEYWORDS.contains(&w.as_str())
                 {
                     w.to_ascii_lowercase()

@@ -132,12 +132,16 @@ pub async fn create_table(
     } else {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
     }
-    if !partition_by.is_empty() {
-        builder = builder.with_partition_columns(partition_by);
-    }
+    // Always set, even when empty: OR REPLACE replaces the partitioning too.
+    builder = builder.with_partition_columns(partition_by);
     let table = builder.await?;
     let mut report = last_commit_report(&table, name).await?;
-    report.operation = if exists { "CREATE OR REPLACE TABLE" } else { "CREATE TABLE" }.into();
+    report.operation = if exists {
+        "CREATE OR REPLACE TABLE"
+    } else {
+        "CREATE TABLE"
+    }
+    .into();
     Ok(report)
 }
 
@@ -373,7 +377,12 @@ pub async fn merge(
                         cols.iter().map(|c| s(c)).collect()
                     }
                     MergeInsertKind::Values(v) => {
-                        let row: Vec<Expr> = v.rows.into_iter().next().map(|r| r.content).unwrap_or_default();
+                        let row: Vec<Expr> = v
+                            .rows
+                            .into_iter()
+                            .next()
+                            .map(|r| r.content)
+                            .unwrap_or_default();
                         if row.len() != cols.len() {
                             return Err(Error::Invalid(format!(
                                 "MERGE INSERT has {} columns but {} values",
@@ -460,4 +469,3 @@ fn assignments(
         })
         .collect()
 }
-

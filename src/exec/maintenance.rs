@@ -99,7 +99,9 @@ pub async fn run(ctx: &SessionContext, warehouse: &Warehouse, cmd: Command) -> R
         Command::Drop { table, if_exists } => {
             if !warehouse.is_table(&table) {
                 if if_exists {
-                    return Ok(Outcome::Message(format!("table {table} does not exist, skipped")));
+                    return Ok(Outcome::Message(format!(
+                        "table {table} does not exist, skipped"
+                    )));
                 }
                 return Err(Error::TableNotFound {
                     name: table,
@@ -137,11 +139,7 @@ pub async fn history(warehouse: &Warehouse, table: &str, limit: Option<usize>) -
                 .as_ref()
                 .map(|p| serde_json::to_string(p).unwrap_or_default()),
         );
-        metrics.push(
-            info.info
-                .get("operationMetrics")
-                .map(|m| m.to_string()),
-        );
+        metrics.push(info.info.get("operationMetrics").map(|m| m.to_string()));
     }
     let schema = Arc::new(Schema::new(vec![
         Field::new("version", DataType::UInt64, false),
@@ -193,7 +191,10 @@ pub async fn describe(warehouse: &Warehouse, table: &str) -> Result<Outcome> {
         ("# partitioned by", partitions.join(", ")),
         ("# files", files.num_files().to_string()),
         ("# bytes", bytes.to_string()),
-        ("# location", warehouse.table_dir(table).display().to_string()),
+        (
+            "# location",
+            warehouse.table_dir(table).display().to_string(),
+        ),
     ] {
         names.push(k.to_string());
         types.push(v);

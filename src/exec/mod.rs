@@ -199,6 +199,10 @@ impl Executor {
             }) => Some(table_name.table().to_string()),
             _ => None,
         };
+        let ddl = match &plan {
+            LogicalPlan::Ddl(d) => Some(d.name().to_string()),
+            _ => None,
+        };
         let df = self.ctx.execute_logical_plan(plan).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
@@ -213,6 +217,9 @@ impl Executor {
             let mut report = report::last_commit_report(&table, &name).await?;
             report.operation = "INSERT".into();
             return Ok(Outcome::Write(report));
+        }
+        if let Some(what) = ddl {
+            return Ok(Outcome::Message(format!("ok: {what}")));
         }
         Ok(Outcome::Rows { schema, batches })
     }
@@ -270,7 +277,11 @@ impl Executor {
                             .collect();
                         use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
                         fields.push(Arc::new(Field::new("_change_type", DataType::Utf8, true)));
-                        fields.push(Arc::new(Field::new("_commit_version", DataType::UInt64, true)));
+                        fields.push(Arc::new(Field::new(
+                            "_commit_version",
+                            DataType::UInt64,
+                            true,
+                        )));
                         fields.push(Arc::new(Field::new(
                             "_commit_timestamp",
                             DataType::Timestamp(TimeUnit::Millisecond, None),

@@ -35,10 +35,35 @@ pub async fn last_commit_report(table: &DeltaTable, name: &str) -> Result<WriteR
         operation: info.operation.clone().unwrap_or_default(),
         table: name.into(),
         version,
-        rows_inserted: metric(info, &["num_added_rows", "numOutputRows", "num_target_rows_inserted"]),
+        rows_inserted: metric(
+            info,
+            &[
+                "num_added_rows",
+                "numOutputRows",
+                "num_target_rows_inserted",
+            ],
+        ),
         rows_updated: metric(info, &["num_updated_rows", "num_target_rows_updated"]),
         rows_deleted: metric(info, &["num_deleted_rows", "num_target_rows_deleted"]),
-        files_added: metric(info, &["num_added_files", "numFiles", "numFilesAdded", "num_target_files_added", "num_files_added"]),
-        files_removed: metric(info, &["num_removed_files", "numFilesRemoved", "num_target_files_removed", "num_files_removed", "num_removed_file"]),
+        files_added: metric(
+            info,
+            &[
+                "num_added_files",
+                "numFiles",
+                "numFilesAdded",
+                "num_target_files_added",
+                "num_files_added",
+            ],
+        ),
+        files_removed: metric(
+            info,
+            &[
+                "num_removed_files",
+                "numFilesRemoved",
+                "num_target_files_removed",
+                "num_files_removed",
+                "num_removed_file",
+            ],
+        ),
     })
 }

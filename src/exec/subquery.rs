@@ -137,7 +137,9 @@ pub fn sql_literal(v: &ScalarValue) -> String {
         return "NULL".into();
     }
     match v {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => {
             format!("'{}'", s.replace('\'', "''"))
         }
         ScalarValue::Date32(_) | ScalarValue::Date64(_) => format!("DATE '{v}'"),

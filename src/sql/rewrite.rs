@@ -254,13 +254,13 @@ pub fn extract_create_options(toks: &[Token]) -> Result<Option<(Vec<Token>, Crea
             out.extend_from_slice(&toks[i..]);
             break;
         }
-        if depth == 0 && kw.as_deref() == Some("USING") {
-            if let Some(n) = next_non_blank(toks, i + 1)
-                && keyword(&toks[n]).as_deref() == Some("DELTA")
-            {
-                i = n + 1;
-                continue;
-            }
+        if depth == 0
+            && kw.as_deref() == Some("USING")
+            && let Some(n) = next_non_blank(toks, i + 1)
+            && keyword(&toks[n]).as_deref() == Some("DELTA")
+        {
+            i = n + 1;
+            continue;
         }
         if depth == 0 && kw.as_deref() == Some("PARTITIONED") {
             let by = next_non_blank(toks, i + 1)
@@ -268,10 +268,9 @@ pub fn extract_create_options(toks: &[Token]) -> Result<Option<(Vec<Token>, Crea
                 .ok_or_else(|| Error::Sql("expected BY after PARTITIONED".into()))?;
             let (items, end) = paren_list(toks, by + 1, "PARTITIONED BY")?;
             for item in items {
-                opts.partition_by.push(
-                    word_name(&item)
-                        .ok_or_else(|| Error::Sql(format!("PARTITIONED BY: '{item}' is not a column name")))?,
-                );
+                opts.partition_by.push(word_name(&item).ok_or_else(|| {
+                    Error::Sql(format!("PARTITIONED BY: '{item}' is not a column name"))
+                })?);
             }
             i = end;
             continue;
@@ -330,28 +329,48 @@ mod tests {
 
     #[test]
     fn time_travel_forms() {
-        let (t, p) = pin_references(&tokenize("SELECT * FROM s.t VERSION AS OF 3 WHERE x").unwrap()).unwrap();
+        let (t, p) =
+            pin_references(&tokenize("SELECT * FROM s.t VERSION AS OF 3 WHERE x").unwrap())
+                .unwrap();
         assert_eq!(render(&t), "SELECT * FROM \"__version_0\" AS \"t\" WHERE x");
         assert_eq!(
             p[0].1,
-            PinnedRef::Version { table: "t".into(), spec: VersionSpec::Version(3) }
+            PinnedRef::Version {
+                table: "t".into(),
+                spec: VersionSpec::Version(3)
+            }
         );
         let (t, p) = pin_references(
             &tokenize("SELECT * FROM t FOR TIMESTAMP AS OF '2026-01-01 00:00:00' AS x").unwrap(),
         )
         .unwrap();
         assert_eq!(render(&t), "SELECT * FROM \"__version_0\" AS x");
-        assert!(matches!(&p[0].1, PinnedRef::Version { spec: VersionSpec::Timestamp(_), .. }));
-        let (t, _) = pin_references(&tokenize("SELECT CAST(x AS TIMESTAMP) FROM t").unwrap()).unwrap();
+        assert!(matches!(
+            &p[0].1,
+            PinnedRef::Version {
+                spec: VersionSpec::Timestamp(_),
+                ..
+            }
+        ));
+        let (t, _) =
+            pin_references(&tokenize("SELECT CAST(x AS TIMESTAMP) FROM t").unwrap()).unwrap();
         assert_eq!(render(&t), "SELECT CAST(x AS TIMESTAMP) FROM t");
     }
 
     #[test]
     fn table_changes() {
         let (t, p) =
-            pin_references(&tokenize("SELECT * FROM table_changes('inv', 1, 4) c").unwrap()).unwrap();
+            pin_references(&tokenize("SELECT * FROM table_changes('inv', 1, 4) c").unwrap())
+                .unwrap();
         assert_eq!(render(&t), "SELECT * FROM \"__changes_0\" c");
-        assert_eq!(p[0].1, PinnedRef::Changes { table: "inv".into(), start: 1, end: Some(4) });
+        assert_eq!(
+            p[0].1,
+            PinnedRef::Changes {
+                table: "inv".into(),
+                start: 1,
+                end: Some(4)
+            }
+        );
     }
 
     #[test]
@@ -363,7 +382,16 @@ mod tests {
         .unwrap();
         assert_eq!(o.partition_by, vec!["d", "store"]);
         assert_eq!(o.properties["delta.enableChangeDataFeed"], "true");
-        assert_eq!(render(&t).split_whitespace().collect::<Vec<_>>().join(" "), "CREATE OR REPLACE TABLE s AS SELECT 1 AS d");
-        assert!(extract_create_options(&tokenize("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION 'a'").unwrap()).unwrap().is_none());
+        assert_eq!(
+            render(&t).split_whitespace().collect::<Vec<_>>().join(" "),
+            "CREATE OR REPLACE TABLE s AS SELECT 1 AS d"
+        );
+        assert!(
+            extract_create_options(
+                &tokenize("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION 'a'").unwrap()
+            )
+            .unwrap()
+            .is_none()
+        );
     }
 }

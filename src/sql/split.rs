@@ -114,39 +114,44 @@ fn push(out: &mut Split, text: &str, start_line: usize) {
     if is_blank_sql(text) {
         return;
     }
+    // Leading comments belong to no statement: the line points at the SQL itself.
+    let body = skip_comments(text);
+    let skipped = &text[..text.len() - body.len()];
     out.statements.push(ScriptStatement {
-        text: text.trim().to_string(),
-        line: start_line + leading_newlines(text),
+        text: body.trim().to_string(),
+        line: start_line + skipped.bytes().filter(|b| *b == b'\n').count(),
     });
 }
 
 /// Lines before the first non-blank character (so the line points at the statement itself).
 fn leading_newlines(text: &str) -> usize {
-    let trimmed = text.trim_start();
+    let trimmed = skip_comments(text);
     text[..text.len() - trimmed.len()]
         .bytes()
         .filter(|b| *b == b'\n')
         .count()
 }
 
-/// True when `text` holds only whitespace and comments.
-pub fn is_blank_sql(text: &str) -> bool {
+/// `text` from its first character that is neither whitespace nor inside a comment.
+fn skip_comments(text: &str) -> &str {
     let mut rest = text.trim_start();
     loop {
-        if rest.is_empty() {
-            return true;
-        }
         if let Some(r) = rest.strip_prefix("--") {
             rest = r.find('\n').map(|p| &r[p + 1..]).unwrap_or("").trim_start();
         } else if let Some(r) = rest.strip_prefix("/*") {
             match r.find("*/") {
                 Some(p) => rest = r[p + 2..].trim_start(),
-                None => return false,
+                None => return rest,
             }
         } else {
-            return false;
+            return rest;
         }
     }
+}
+
+/// True when `text` holds only whitespace and comments.
+pub fn is_blank_sql(text: &str) -> bool {
+    skip_comments(text).is_empty()
 }
 
 #[cfg(test)]
@@ -160,7 +165,7 @@ mod tests {
         );
         assert_eq!(s.statements.len(), 2);
         assert_eq!(s.statements[0].text, "SELECT 'a;b'");
-        assert_eq!(s.statements[0].line, 1);
+        assert_eq!(s.statements[0].line, 2);
         assert_eq!(s.statements[1].line, 4);
         assert_eq!(s.rest.trim(), "SELECT 3");
         assert!(s.has_incomplete());

@@ -16,7 +16,19 @@ pub fn tokenize(sql: &str) -> Result<Vec<Token>> {
 /// Renders tokens back to SQL text (whitespace and comments are tokens too, so this is
 /// faithful to the input).
 pub fn render(tokens: &[Token]) -> String {
-    tokens.iter().map(|t| t.to_string()).collect()
+    tokens.iter().map(render_token).collect()
+}
+
+/// sqlparser's `Display` does not re-escape quotes inside literals and quoted identifiers
+/// (`'O''Brien'` would come back as `'O'Brien'`), so those are rendered here.
+fn render_token(t: &Token) -> String {
+    match t {
+        Token::SingleQuotedString(s) => format!("'{}'", s.replace('\'', "''")),
+        Token::Word(w) if w.quote_style == Some('"') => {
+            format!("\"{}\"", w.value.replace('"', "\"\""))
+        }
+        other => other.to_string(),
+    }
 }
 
 pub fn is_blank(t: &Token) -> bool {
@@ -129,9 +141,7 @@ impl Cursor {
                 break;
             }
         }
-        last.ok_or_else(|| {
-            Error::Sql(format!("expected {what}, found {}", self.describe_next()))
-        })
+        last.ok_or_else(|| Error::Sql(format!("expected {what}, found {}", self.describe_next())))
     }
 
     pub fn number(&mut self, what: &str) -> Result<f64> {
@@ -185,5 +195,16 @@ impl Cursor {
         }
         self.pos += 1;
         Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_round_trips_quotes() {
+        let sql = "SELECT 'O''Brien' AS \"a \"\"b\"\"\" -- c\nFROM t";
+        assert_eq!(render(&tokenize(sql).unwrap()), sql);
     }
 }

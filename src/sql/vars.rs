@@ -71,7 +71,10 @@ fn scan(sql: &str, replace: &mut dyn FnMut(&str, Kind, Option<char>) -> String) 
                 continue;
             }
             (None, '/') if sql[i..].starts_with("/*") => {
-                let end = sql[i + 2..].find("*/").map(|p| i + p + 4).unwrap_or(sql.len());
+                let end = sql[i + 2..]
+                    .find("*/")
+                    .map(|p| i + p + 4)
+                    .unwrap_or(sql.len());
                 out.push_str(&sql[i..end]);
                 while chars.peek().is_some_and(|(j, _)| *j < end) {
                     chars.next();
@@ -145,11 +148,17 @@ mod tests {
     #[test]
     fn comments_untouched_and_missing_errors() {
         let v = vars(&[]);
-        assert_eq!(substitute("-- ${x}\nSELECT 1", &v).unwrap(), "-- ${x}\nSELECT 1");
+        assert_eq!(
+            substitute("-- ${x}\nSELECT 1", &v).unwrap(),
+            "-- ${x}\nSELECT 1"
+        );
         assert!(matches!(
             substitute("SELECT ${nope}", &v),
             Err(Error::UndefinedVariable(n)) if n == "nope"
         ));
-        assert_eq!(used_variables("SELECT ${a}, ${b:raw}, ${a}"), vec!["a", "b"]);
+        assert_eq!(
+            used_variables("SELECT ${a}, ${b:raw}, ${a}"),
+            vec!["a", "b"]
+        );
     }
 }

@@ -98,8 +98,8 @@ pub fn independent_row_count(table_dir: &Path) -> usize {
         .map(|p| {
             let decoded = percent_decode(p);
             let f = std::fs::File::open(table_dir.join(&decoded)).expect("data file");
-            let r = datafusion::parquet::file::reader::SerializedFileReader::new(f)
-                .expect("parquet");
+            let r =
+                datafusion::parquet::file::reader::SerializedFileReader::new(f).expect("parquet");
             use datafusion::parquet::file::reader::FileReader;
             r.metadata().file_metadata().num_rows() as usize
         })
@@ -111,12 +111,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;

@@ -12,7 +12,10 @@ fn write_statements_time_travel_history_and_maintenance() {
     let wh = Wh::new();
     // v0: CTAS, partitioned.
     let out = wh.ok(SEED);
-    assert!(out.contains("3 inserted") && out.contains("version 0"), "{out}");
+    assert!(
+        out.contains("3 inserted") && out.contains("version 0"),
+        "{out}"
+    );
     assert!(wh.path().join("tables/sales/day=2024-01-01").is_dir());
 
     // v1: INSERT.
@@ -33,17 +36,28 @@ fn write_statements_time_travel_history_and_maintenance() {
     );
     assert_eq!(
         rows(&wh.csv("SELECT id, name, qty FROM sales ORDER BY id")),
-        [["1", "A", "11"], ["2", "b", "20"], ["4", "d", "40"], ["5", "e", "50"]]
+        [
+            ["1", "A", "11"],
+            ["2", "b", "20"],
+            ["4", "d", "40"],
+            ["5", "e", "50"]
+        ]
     );
 
     // v3: DELETE with an IN-subquery must delete only the matching row (DataFusion's
     // known pitfall deletes everything).
     let out = wh.ok("DELETE FROM sales WHERE id IN (SELECT id FROM sales WHERE qty >= 50)");
-    assert!(out.contains("1 deleted") && out.contains("version 3"), "{out}");
+    assert!(
+        out.contains("1 deleted") && out.contains("version 3"),
+        "{out}"
+    );
 
     // v4: UPDATE.
     let out = wh.ok("UPDATE sales SET qty = qty + 1 WHERE id = 2");
-    assert!(out.contains("1 updated") && out.contains("version 4"), "{out}");
+    assert!(
+        out.contains("1 updated") && out.contains("version 4"),
+        "{out}"
+    );
     assert_eq!(
         rows(&wh.csv("SELECT id, name, qty FROM sales ORDER BY id")),
         [["1", "A", "11"], ["2", "b", "21"], ["4", "d", "40"]]
@@ -110,7 +124,8 @@ fn write_statements_time_travel_history_and_maintenance() {
 #[test]
 fn create_forms_and_errors() {
     let wh = Wh::new();
-    let out = wh.ok("CREATE TABLE empty_t (id BIGINT, name VARCHAR, day DATE) PARTITIONED BY (day)");
+    let out =
+        wh.ok("CREATE TABLE empty_t (id BIGINT, name VARCHAR, day DATE) PARTITIONED BY (day)");
     assert!(out.contains("CREATE TABLE empty_t"), "{out}");
     assert_eq!(rows(&wh.csv("SELECT count(*) FROM empty_t")), [["0"]]);
     wh.ok("INSERT INTO empty_t VALUES (1, 'x', DATE '2024-01-01')");
@@ -118,7 +133,10 @@ fn create_forms_and_errors() {
 
     // CREATE on an existing table fails and says what to do; OR REPLACE overwrites.
     let err = wh.fails("CREATE TABLE empty_t AS SELECT 1 AS id");
-    assert!(err.contains("already exists") && err.contains("CREATE OR REPLACE"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("CREATE OR REPLACE"),
+        "{err}"
+    );
     wh.ok("CREATE OR REPLACE TABLE empty_t AS SELECT 7 AS id");
     assert_eq!(rows(&wh.csv("SELECT id FROM empty_t")), [["7"]]);
     wh.ok("CREATE TABLE IF NOT EXISTS empty_t AS SELECT 8 AS id");
@@ -152,7 +170,10 @@ fn registration_is_lazy_and_files_are_tables() {
     std::fs::write(bad.join("00000000000000000000.json"), "not json at all").unwrap();
     assert_eq!(rows(&wh.csv("SELECT x FROM good")), [["1"]]);
     let tables = wh.csv("SHOW TABLES");
-    assert!(tables.contains("good") && tables.contains("broken"), "{tables}");
+    assert!(
+        tables.contains("good") && tables.contains("broken"),
+        "{tables}"
+    );
     assert!(wh.fails("SELECT * FROM broken").contains("broken"));
 
     // Files are queryable directly, and CREATE EXTERNAL TABLE works in a script.
@@ -171,7 +192,10 @@ fn registration_is_lazy_and_files_are_tables() {
     )
     .unwrap();
     wh.cmd().arg("run-sql").arg(&script).assert().success();
-    assert_eq!(rows(&wh.csv("SELECT a FROM from_ext ORDER BY a")), [["1"], ["3"]]);
+    assert_eq!(
+        rows(&wh.csv("SELECT a FROM from_ext ORDER BY a")),
+        [["1"], ["3"]]
+    );
 
     // External Delta tables by location.
     let loc = wh.path().join("tables/good");
@@ -180,7 +204,11 @@ fn registration_is_lazy_and_files_are_tables() {
         loc.display()
     );
     let out = wh.cmd().write_stdin(sql).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains('1'));
 }
 

@@ -68,7 +68,11 @@ fn run_sql_variables_errors_and_dry_run() {
 
     // --dry-run plans and writes nothing.
     let dry = dir.join("dry.sql");
-    std::fs::write(&dry, "CREATE TABLE dry AS SELECT 1 AS x;\nSELECT * FROM notes;\n").unwrap();
+    std::fs::write(
+        &dry,
+        "CREATE TABLE dry AS SELECT 1 AS x;\nSELECT * FROM notes;\n",
+    )
+    .unwrap();
     wh.cmd()
         .arg("run-sql")
         .arg(&dry)
@@ -84,19 +88,33 @@ fn query_formats_and_output_files() {
     let wh = Wh::new();
     wh.ok("CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a'), (2, NULL)) AS v(id, s)");
     let table = wh.ok("SELECT id, s FROM t ORDER BY id");
-    assert!(table.contains("id") && table.contains("int64") && table.contains("NULL"), "{table}");
+    assert!(
+        table.contains("id") && table.contains("int64") && table.contains("NULL"),
+        "{table}"
+    );
     let json = wh
         .cmd()
         .args(["query", "SELECT id FROM t ORDER BY id", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&json.stdout).trim(), r#"[{"id":1},{"id":2}]"#);
+    assert_eq!(
+        String::from_utf8_lossy(&json.stdout).trim(),
+        r#"[{"id":1},{"id":2}]"#
+    );
     let nd = wh
         .cmd()
-        .args(["query", "SELECT id FROM t ORDER BY id", "--format", "ndjson"])
+        .args([
+            "query",
+            "SELECT id FROM t ORDER BY id",
+            "--format",
+            "ndjson",
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&nd.stdout), "{\"id\":1}\n{\"id\":2}\n");
+    assert_eq!(
+        String::from_utf8_lossy(&nd.stdout),
+        "{\"id\":1}\n{\"id\":2}\n"
+    );
 
     let pq = wh.dir.path().join("out.parquet");
     wh.cmd()
@@ -121,7 +139,11 @@ fn piped_shell_runs_statements_and_meta_commands() {
                  SELECT 40 + 2 AS answer;\n";
     let out = wh.cmd().write_stdin(input).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("O'Brien"), "{stdout}");
     assert!(stdout.contains("CREATE TABLE"), "{stdout}");
     assert!(stdout.contains("answer\n42"), "{stdout}");
@@ -140,7 +162,11 @@ fn piped_shell_runs_statements_and_meta_commands() {
 #[test]
 fn demo_computes_the_hand_checked_kpis() {
     let wh = Wh::new();
-    wh.cmd().arg("demo").assert().success().stdout(contains("MERGE sales"));
+    wh.cmd()
+        .arg("demo")
+        .assert()
+        .success()
+        .stdout(contains("MERGE sales"));
     // Worked out by hand from data/tour/*.csv: T1005 corrected to 2 units / 40.00 by the
     // second file, three new transactions on 2024-03-02.
     let got = rows(&wh.csv(
@@ -165,7 +191,10 @@ fn demo_computes_the_hand_checked_kpis() {
         }
         assert_eq!(g[6].parse::<i64>().unwrap(), e.6);
     }
-    assert_eq!(rows(&wh.csv("SELECT count(*) FROM sales VERSION AS OF 0")), [["5"]]);
+    assert_eq!(
+        rows(&wh.csv("SELECT count(*) FROM sales VERSION AS OF 0")),
+        [["5"]]
+    );
     // Running the demo again gives the same tables (CREATE OR REPLACE + MERGE).
     wh.cmd().arg("demo").assert().success();
     assert_eq!(rows(&wh.csv("SELECT count(*) FROM sales")), [["8"]]);

@@ -4,9 +4,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, NaiveDate};
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, TimestampMicrosecondArray,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_DATETIME;
@@ -376,7 +374,10 @@ mod tests {
         // Negative: truncation toward zero.
         assert_eq!(float_seconds_to_micros(-1.5), Some(-1_500_000));
         assert_eq!(float_seconds_to_micros(-0.0000015), Some(-1));
-        assert_eq!(float_seconds_to_micros(946_684_800.0), Some(946_684_800_000_000));
+        assert_eq!(
+            float_seconds_to_micros(946_684_800.0),
+            Some(946_684_800_000_000)
+        );
         assert_eq!(float_seconds_to_micros(-0.0), Some(0));
         assert_eq!(float_seconds_to_micros(f64::NAN), None);
         assert_eq!(float_seconds_to_micros(f64::INFINITY), None);
@@ -401,7 +402,10 @@ mod tests {
             float_seconds_to_days(1_709_251_200.75),
             Some(days_of("2024-03-01"))
         );
-        assert_eq!(float_seconds_to_days(1_709_251_199.999), Some(days_of("2024-02-29")));
+        assert_eq!(
+            float_seconds_to_days(1_709_251_199.999),
+            Some(days_of("2024-02-29"))
+        );
         assert_eq!(float_seconds_to_days(-0.5), Some(-1));
         assert_eq!(float_seconds_to_days(-0.0), Some(0));
         assert_eq!(float_seconds_to_days(f64::NAN), None);
@@ -502,7 +506,11 @@ mod tests {
             vec![Some(days_of("2000-01-01")), None, Some(-2), None]
         );
         let out = invoke_arrays(&f, vec![Arc::new(Int32Array::from(vec![Some(86_400)]))]);
-        assert_eq!(out.as_primitive::<datafusion::arrow::datatypes::Date32Type>().value(0), 1);
+        assert_eq!(
+            out.as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+                .value(0),
+            1
+        );
     }
 
     #[test]
@@ -513,7 +521,8 @@ mod tests {
             vec![DataType::Int64]
         );
         assert_eq!(
-            f.coerce_types(&[DataType::Decimal128(20, 3)]).expect("decimal"),
+            f.coerce_types(&[DataType::Decimal128(20, 3)])
+                .expect("decimal"),
             vec![DataType::Float64]
         );
         assert!(f.coerce_types(&[DataType::Utf8]).is_err());
@@ -569,7 +578,9 @@ mod tests {
                 ScalarValue::Utf8(Some(timestamp_utc_type().to_string()))
             ]
         );
-        let err = query("SELECT from_epoch('x')").await.expect_err("string arg");
+        let err = query("SELECT from_epoch('x')")
+            .await
+            .expect_err("string arg");
         assert!(err.to_string().contains("numeric argument"), "{err}");
     }
 

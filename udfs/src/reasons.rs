@@ -20,7 +20,7 @@ fn list_of_utf8() -> DataType {
 
 /// Planning-time check: a non-zero, even number of arguments.
 fn check_arity(count: usize) -> Result<()> {
-    if count == 0 || count % 2 != 0 {
+    if count == 0 || !count.is_multiple_of(2) {
         return plan_err!(
             "reasons() takes pairs (condition, 'CODE', …); got {count} argument{}",
             if count == 1 { "" } else { "s" }
@@ -142,10 +142,8 @@ impl ScalarUDFImpl for Reasons {
         let codes: Vec<_> = codes.iter().map(|c| c.as_string::<i32>()).collect();
 
         let rows = arrays.first().map_or(0, |a| a.len());
-        let mut builder =
-            ListBuilder::with_capacity(StringBuilder::new(), rows).with_field(Arc::new(
-                Field::new_list_field(DataType::Utf8, true),
-            ));
+        let mut builder = ListBuilder::with_capacity(StringBuilder::new(), rows)
+            .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true)));
         for row in 0..rows {
             for (condition, code) in conditions.iter().zip(&codes) {
                 let failed = condition.is_null(row) || condition.value(row);
@@ -196,8 +194,9 @@ mod tests {
         for count in [0, 1, 3, 5] {
             let err = check_arity(count).expect_err("odd or zero");
             assert!(
-                err.to_string()
-                    .contains(&format!("reasons() takes pairs (condition, 'CODE', …); got {count} argument")),
+                err.to_string().contains(&format!(
+                    "reasons() takes pairs (condition, 'CODE', …); got {count} argument"
+                )),
                 "{err}"
             );
         }
@@ -206,10 +205,7 @@ mod tests {
         let r = Reasons::new();
         assert!(r.coerce_types(&[]).is_err());
         assert!(r.return_type(&[DataType::Boolean]).is_err());
-        assert!(
-            r.coerce_types(&[DataType::Int64, DataType::Utf8])
-                .is_err()
-        );
+        assert!(r.coerce_types(&[DataType::Int64, DataType::Utf8]).is_err());
         assert!(
             r.coerce_types(&[DataType::Boolean, DataType::Int64])
                 .is_err()
@@ -315,7 +311,9 @@ mod tests {
         );
         let err = query("SELECT reasons()").await.expect_err("zero arity");
         assert!(err.to_string().contains("got 0 arguments"), "{err}");
-        let err = query("SELECT reasons(1, 'A')").await.expect_err("non-boolean");
+        let err = query("SELECT reasons(1, 'A')")
+            .await
+            .expect_err("non-boolean");
         assert!(err.to_string().contains("boolean condition"), "{err}");
     }
 }

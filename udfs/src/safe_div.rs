@@ -55,7 +55,10 @@ static SAFE_DIV_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          -- 3.5, NULL, NULL\n```",
     )
     .with_argument("a", "Numeric expression: the dividend.")
-    .with_argument("b", "Numeric expression: the divisor. Zero or NULL gives NULL.")
+    .with_argument(
+        "b",
+        "Numeric expression: the divisor. Zero or NULL gives NULL.",
+    )
     .build()
 });
 
@@ -100,7 +103,10 @@ impl ScalarUDFImpl for SafeDiv {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (all_scalar, arrays) = to_arrays(&args.args)?;
         let [a, b] = arrays.as_slice() else {
-            return exec_err!("safe_div() takes exactly two arguments; got {}", arrays.len());
+            return exec_err!(
+                "safe_div() takes exactly two arguments; got {}",
+                arrays.len()
+            );
         };
         let a = cast_to(a, &DataType::Float64)?;
         let b = cast_to(b, &DataType::Float64)?;

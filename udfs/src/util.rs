@@ -98,10 +98,11 @@ pub(crate) mod test_util {
                 ColumnarValue::Array(_) => None,
             })
             .collect();
-        let return_field = udf.return_field_from_args(datafusion::logical_expr::ReturnFieldArgs {
-            arg_fields: &arg_fields,
-            scalar_arguments: &scalars,
-        })?;
+        let return_field =
+            udf.return_field_from_args(datafusion::logical_expr::ReturnFieldArgs {
+                arg_fields: &arg_fields,
+                scalar_arguments: &scalars,
+            })?;
         udf.invoke_with_args(ScalarFunctionArgs {
             args,
             arg_fields,
