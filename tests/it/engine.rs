@@ -154,6 +154,11 @@ fn create_forms_and_errors() {
     let err = wh.fails("VACUUM empty_t RETAIN many HOURS");
     assert!(err.contains("RETAIN"), "{err}");
 
+    // INSERT OVERWRITE replaces the rows in one commit; the old ones stay in history.
+    let out = wh.ok("INSERT OVERWRITE TABLE empty_t SELECT 9 AS id");
+    assert!(out.contains("INSERT empty_t"), "{out}");
+    assert_eq!(rows(&wh.csv("SELECT id FROM empty_t")), [["9"]]);
+
     // DROP TABLE removes it from the catalog.
     wh.ok("DROP TABLE empty_t");
     let tables = wh.csv("SHOW TABLES");
