@@ -7,6 +7,8 @@
 //! | `parse_ts` | `parse_ts(text)` | `Timestamp(µs, "UTC")` |
 //! | `safe_div` | `safe_div(a, b)` | `Float64` |
 //! | `reasons` | `reasons(cond, 'CODE', …)` | `List(Utf8)` (never NULL) |
+//! | `parse_int` / `json_int` | `parse_int(text)` | `Int64` |
+//! | `parse_float` / `json_float` | `parse_float(text)` | `Float64` |
 //!
 //! None of them error on data: bad or out-of-range input gives NULL. Argument-type and arity
 //! problems are reported at planning time.
@@ -15,12 +17,14 @@ use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 pub mod epoch;
+pub mod parse;
 pub mod reasons;
 pub mod safe_div;
 pub mod timestamp;
 mod util;
 
 pub use epoch::{EpochDate, FromEpoch};
+pub use parse::Parse;
 pub use reasons::Reasons;
 pub use safe_div::SafeDiv;
 pub use timestamp::ParseTs;
@@ -32,6 +36,10 @@ pub const NAMES: &[&str] = &[
     ParseTs::NAME,
     SafeDiv::NAME,
     Reasons::NAME,
+    parse::NAMES[0],
+    parse::NAMES[1],
+    parse::NAMES[2],
+    parse::NAMES[3],
 ];
 
 /// A fresh instance of every stockroom UDF.
@@ -42,6 +50,10 @@ pub fn all_udfs() -> Vec<ScalarUDF> {
         ScalarUDF::from(ParseTs::new()),
         ScalarUDF::from(SafeDiv::new()),
         ScalarUDF::from(Reasons::new()),
+        ScalarUDF::from(Parse::parse_int()),
+        ScalarUDF::from(Parse::parse_float()),
+        ScalarUDF::from(Parse::json_int()),
+        ScalarUDF::from(Parse::json_float()),
     ]
 }
 

@@ -1,0 +1,246 @@
+//! Text → number parsers with the contract's rules, for validating raw records in SQL.
+//!
+//! - `parse_int(text)`: optional sign and digits after trimming ASCII whitespace; a zero
+//!   fraction is allowed (`12.0`); `12.5`, `1e3`, `two` are NULL. (A plain cast would round
+//!   `12.5` or reject `12.0`.)
+//! - `parse_float(text)`: decimal or exponent notation; `nan` / `inf` are NULL.
+//! - `json_int(raw)` / `json_float(raw)`: the same over a raw JSON value's text: JSON numbers
+//!   only (a quoted `"100"` or `true` is NULL); `100.0` and `1e2` are integers.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, plan_err};
+use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_STRING;
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+
+const WS: &[char] = &[' ', '\t', '\r', '\n', '\u{0B}', '\u{0C}'];
+
+/// Integer text: `[+-]digits[.0*]`.
+pub fn parse_int_text(s: &str) -> Option<i64> {
+    let t = s.trim_matches(WS);
+    let (int_part, frac) = match t.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (t, ""),
+    };
+    if !frac.chars().all(|c| c == '0') {
+        return None;
+    }
+    let digits = int_part.strip_prefix(['+', '-']).unwrap_or(int_part);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    int_part.strip_prefix('+').unwrap_or(int_part).parse().ok()
+}
+
+/// Float text: decimal or exponent notation, finite.
+pub fn parse_float_text(s: &str) -> Option<f64> {
+    let t = s.trim_matches(WS);
+    if t.is_empty()
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+fn is_json_number(t: &str) -> bool {
+    t.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+}
+
+/// A raw JSON number that is integral (`100`, `100.0`, `1e2`).
+pub fn json_int_text(s: &str) -> Option<i64> {
+    let t = s.trim_matches(WS);
+    if !is_json_number(t) {
+        return None;
+    }
+    if let Ok(v) = t.parse::<i64>() {
+        return Some(v);
+    }
+    let f = t.parse::<f64>().ok().filter(|v| v.is_finite())?;
+    (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+}
+
+/// A raw JSON number as a double.
+pub fn json_float_text(s: &str) -> Option<f64> {
+    let t = s.trim_matches(WS);
+    if !is_json_number(t) {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+#[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
+enum Kind {
+    Int,
+    Float,
+    JsonInt,
+    JsonFloat,
+}
+
+/// One of the four parsers.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Parse {
+    kind: Kind,
+    signature: Signature,
+}
+
+impl Parse {
+    fn new(kind: Kind) -> Self {
+        Self {
+            kind,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+    pub fn parse_int() -> Self {
+        Self::new(Kind::Int)
+    }
+    pub fn parse_float() -> Self {
+        Self::new(Kind::Float)
+    }
+    pub fn json_int() -> Self {
+        Self::new(Kind::JsonInt)
+    }
+    pub fn json_float() -> Self {
+        Self::new(Kind::JsonFloat)
+    }
+}
+
+pub const NAMES: [&str; 4] = ["parse_int", "parse_float", "json_int", "json_float"];
+
+static DOCS: LazyLock<[Documentation; 4]> = LazyLock::new(|| {
+    let doc = |desc: &str, syntax: &str, example: &str| {
+        Documentation::builder(DOC_SECTION_STRING, desc.to_string(), syntax.to_string())
+            .with_sql_example(example.to_string())
+            .with_argument("text", "String expression.")
+            .build()
+    };
+    [
+        doc(
+            "Parses an integer: optional sign and digits after trimming ASCII whitespace, a zero fraction allowed (`12.0`). Anything else (`12.5`, `1e3`, `two`, empty) is NULL.",
+            "parse_int(text)",
+            "```sql\n> SELECT parse_int(' 12.0 '), parse_int('12.5');\n-- 12, NULL\n```",
+        ),
+        doc(
+            "Parses a finite double in decimal or exponent notation after trimming; `nan`, `inf` and text are NULL.",
+            "parse_float(text)",
+            "```sql\n> SELECT parse_float('1e3'), parse_float('nan');\n-- 1000.0, NULL\n```",
+        ),
+        doc(
+            "Integer value of a raw JSON value's text: JSON numbers with no fraction (`100`, `100.0`, `1e2`); strings (`\"100\"`), booleans and `12.5` are NULL.",
+            "json_int(raw_json)",
+            "```sql\n> SELECT json_int('1e2'), json_int('\"100\"');\n-- 100, NULL\n```",
+        ),
+        doc(
+            "Double value of a raw JSON value's text: JSON numbers only; strings and booleans are NULL.",
+            "json_float(raw_json)",
+            "```sql\n> SELECT json_float('2.5'), json_float('true');\n-- 2.5, NULL\n```",
+        ),
+    ]
+});
+
+impl ScalarUDFImpl for Parse {
+    fn name(&self) -> &str {
+        NAMES[self.kind as usize]
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() != 1 {
+            return plan_err!(
+                "{}() takes one argument; got {}",
+                self.name(),
+                arg_types.len()
+            );
+        }
+        Ok(vec![DataType::Utf8])
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(match self.kind {
+            Kind::Int | Kind::JsonInt => DataType::Int64,
+            Kind::Float | Kind::JsonFloat => DataType::Float64,
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let is_scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
+        let array = args.args[0].to_array(args.number_rows)?;
+        let array = cast(&array, &DataType::Utf8)?;
+        let Some(text) = array.as_any().downcast_ref::<StringArray>() else {
+            return plan_err!("{}(): expected text", self.name());
+        };
+        let out: ArrayRef = match self.kind {
+            Kind::Int => Arc::new(
+                text.iter()
+                    .map(|v| v.and_then(parse_int_text))
+                    .collect::<Int64Array>(),
+            ),
+            Kind::JsonInt => Arc::new(
+                text.iter()
+                    .map(|v| v.and_then(json_int_text))
+                    .collect::<Int64Array>(),
+            ),
+            Kind::Float => Arc::new(
+                text.iter()
+                    .map(|v| v.and_then(parse_float_text))
+                    .collect::<Float64Array>(),
+            ),
+            Kind::JsonFloat => Arc::new(
+                text.iter()
+                    .map(|v| v.and_then(json_float_text))
+                    .collect::<Float64Array>(),
+            ),
+        };
+        if is_scalar && out.len() == 1 {
+            return Ok(ColumnarValue::Scalar(
+                datafusion::common::ScalarValue::try_from_array(&out, 0)?,
+            ));
+        }
+        Ok(ColumnarValue::Array(out))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOCS[self.kind as usize])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_int_text(" 12 "), Some(12));
+        assert_eq!(parse_int_text("\t-3.00\u{0B}"), Some(-3));
+        assert_eq!(parse_int_text("+7"), Some(7));
+        for bad in ["12.5", "1e3", "two", "", "-", "1 2", ".0"] {
+            assert_eq!(parse_int_text(bad), None, "{bad}");
+        }
+        assert_eq!(json_int_text("1e2"), Some(100));
+        assert_eq!(json_int_text("100.0"), Some(100));
+        assert_eq!(json_int_text("\"100\""), None);
+        assert_eq!(json_int_text("true"), None);
+        assert_eq!(json_int_text("12.5"), None);
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_float_text("1e3"), Some(1000.0));
+        assert_eq!(parse_float_text(" 9.50 "), Some(9.5));
+        for bad in ["nan", "inf", "-Infinity", "abc", ""] {
+            assert_eq!(parse_float_text(bad), None, "{bad}");
+        }
+        assert_eq!(json_float_text("2.5"), Some(2.5));
+        assert_eq!(json_float_text("\"2.5\""), None);
+    }
+}
