@@ -1,0 +1,298 @@
+//! CSV: an RFC 4180 splitter over the validated text, with the quoting rules of `csv-core`
+//! (what DataFusion's own CSV reader uses), so both read a file the same way:
+//!
+//! - a record ends at an LF outside quotes; a CR right before it is not part of the record text
+//!   (a lone CR is data, and trimming removes it from values);
+//! - a field is quoted only if its first byte is `"`; inside, `""` is one quote and commas and
+//!   line breaks are data; text after the closing quote is appended as is (`"ab"c` = `abc`);
+//!   in an unquoted field a `"` is an ordinary character;
+//! - a quote still open at the end of the file makes that record malformed: the record is then
+//!   only its first physical line and reading goes on with the next line (the rest of the file
+//!   holds no quote at all, so it reads exactly as it would without the stray quote);
+//! - a record containing a NUL byte is malformed (binary data or UTF-16 text, never CSV).
+
+use std::borrow::Cow;
+
+use super::batch::Batches;
+use super::{FieldSpec, FileRead, codes, is_blank, is_ws, trim_ws};
+use crate::error::Error;
+
+/// One record's extent in the text.
+struct Span {
+    /// First byte of the record.
+    start: usize,
+    /// End of the record text: its terminator (LF, or CR LF) excluded.
+    end: usize,
+    /// Where the next record (or blank line) starts.
+    next: usize,
+    /// Line feeds inside the record text (quoted multi-line fields).
+    inner_lines: usize,
+    /// A quote was open at the end of the file.
+    unterminated: bool,
+}
+
+/// Split the record starting at `start` (not at the end of the text, not on a blank line);
+/// `fields` receives the raw byte range of each field (quotes included).
+fn split_record(b: &[u8], start: usize, fields: &mut Vec<(usize, usize)>) -> Span {
+    let n = b.len();
+    fields.clear();
+    let mut i = start;
+    let mut quoted = false;
+    loop {
+        let field_start = i;
+        if i < n && b[i] == b'"' {
+            quoted = true;
+            i += 1;
+            loop {
+                match b[i..].iter().position(|&c| c == b'"') {
+                    None => return unterminated_record(b, start),
+                    Some(off) => {
+                        let q = i + off;
+                        if q + 1 < n && b[q + 1] == b'"' {
+                            i = q + 2;
+                        } else {
+                            i = q + 1;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        while i < n && b[i] != b',' && b[i] != b'\n' {
+            i += 1;
+        }
+        fields.push((field_start, i));
+        if i < n && b[i] == b',' {
+            i += 1;
+            continue;
+        }
+        // At an LF or at the end of the text.
+        let end = if i > start && b[i - 1] == b'\r' {
+            i - 1
+        } else {
+            i
+        };
+        let inner_lines = if quoted {
+            b[start..end].iter().filter(|&&c| c == b'\n').count()
+        } else {
+            0
+        };
+        return Span {
+            start,
+            end,
+            next: (i + 1).min(n),
+            inner_lines,
+            unterminated: false,
+        };
+    }
+}
+
+/// The record whose quote never closes: its first physical line only.
+fn unterminated_record(b: &[u8], start: usize) -> Span {
+    let n = b.len();
+    let lf = b[start..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(n, |p| start + p);
+    let end = if lf > start && b[lf - 1] == b'\r' {
+        lf - 1
+    } else {
+        lf
+    };
+    Span {
+        start,
+        end,
+        next: (lf + 1).min(n),
+        inner_lines: 0,
+        unterminated: true,
+    }
+}
+
+/// Skip blank lines from `pos` (at a line start); returns the position of the next non-blank
+/// line (or the end) and advances `line`.
+fn skip_blank_lines(b: &[u8], mut pos: usize, line: &mut usize) -> usize {
+    let n = b.len();
+    while pos < n && is_ws(b[pos]) {
+        let lf = b[pos..].iter().position(|&c| c == b'\n').map(|p| pos + p);
+        let end = lf.unwrap_or(n);
+        if !is_blank(&b[pos..end]) {
+            break;
+        }
+        *line += 1;
+        pos = lf.map_or(n, |lf| lf + 1);
+    }
+    pos
+}
+
+/// The value of one raw field: unquoted, trimmed, `None` when empty.
+fn field_value(raw: &str) -> Option<Cow<'_, str>> {
+    let value = if raw.starts_with('"') {
+        unquote(raw)
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let value = match value {
+        Cow::Borrowed(s) => Cow::Borrowed(trim_ws(s)),
+        Cow::Owned(s) => {
+            let t = trim_ws(&s);
+            if t.len() == s.len() {
+                Cow::Owned(s)
+            } else {
+                Cow::Owned(t.to_string())
+            }
+        }
+    };
+    (!value.is_empty()).then_some(value)
+}
+
+/// The content of a quoted field (`raw` starts with `"` and its quote is closed).
+fn unquote(raw: &str) -> Cow<'_, str> {
+    let b = raw.as_bytes();
+    let n = b.len();
+    if n >= 2 && b[n - 1] == b'"' && !b[1..n - 1].contains(&b'"') {
+        return Cow::Borrowed(&raw[1..n - 1]);
+    }
+    let mut out = String::with_capacity(n);
+    let mut seg = 1;
+    let mut i = 1;
+    let mut in_quotes = true;
+    while i < n {
+        if in_quotes && b[i] == b'"' {
+            out.push_str(&raw[seg..i]);
+            if i + 1 < n && b[i + 1] == b'"' {
+                out.push('"');
+                i += 2;
+            } else {
+                in_quotes = false;
+                i += 1;
+            }
+            seg = i;
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&raw[seg.min(n)..]);
+    Cow::Owned(out)
+}
+
+/// Read a CSV text into `out`; `Some(rejection)` when the file cannot be read.
+pub(super) fn read(
+    text: &str,
+    label: &str,
+    specs: &[FieldSpec],
+    max_record: usize,
+    out: &mut Batches,
+) -> Result<Option<FileRead>, Error> {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(32);
+    let mut line = 1usize;
+
+    // The header: the first non-blank record.
+    let pos = skip_blank_lines(b, 0, &mut line);
+    if pos >= n {
+        return Ok(Some(FileRead::rejected(
+            codes::EMPTY,
+            format!("{label}: no header and no records (the file holds only blank lines)"),
+        )));
+    }
+    let header = split_record(b, pos, &mut fields);
+    let header_line = line;
+    if header.unterminated {
+        return Ok(Some(FileRead::rejected(
+            codes::UNREADABLE,
+            format!(
+                "{label}: the header (line {header_line}) has a quote that is never closed; fix \
+                 the header row"
+            ),
+        )));
+    }
+    if header.end - header.start > max_record {
+        return Ok(Some(too_long(label, header_line, &header, max_record)));
+    }
+    let names: Vec<String> = fields
+        .iter()
+        .map(|&(s, e)| {
+            field_value(&text[s..e])
+                .map(|v| v.to_lowercase())
+                .unwrap_or_default()
+        })
+        .collect();
+    let ncols = names.len();
+    // For each wanted field, its column in the file (the first one of that name).
+    let columns: Vec<Option<usize>> = specs
+        .iter()
+        .map(|spec| {
+            let want = trim_ws(&spec.name).to_lowercase();
+            names.iter().position(|n| *n == want)
+        })
+        .collect();
+    let missing: Vec<&str> = specs
+        .iter()
+        .zip(&columns)
+        .filter(|(spec, col)| spec.required && col.is_none())
+        .map(|(spec, _)| spec.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let found: Vec<String> = fields
+            .iter()
+            .map(|&(s, e)| field_value(&text[s..e]).unwrap_or_default().into_owned())
+            .collect();
+        return Ok(Some(FileRead::rejected(
+            codes::MISSING_COLUMNS,
+            format!(
+                "{label}: the header (line {header_line}) lacks required column(s) {}; columns \
+                 found: {}",
+                missing.join(", "),
+                found.join(", ")
+            ),
+        )));
+    }
+    line += 1 + header.inner_lines;
+    let mut pos = header.next;
+
+    let mut values: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(specs.len());
+    loop {
+        pos = skip_blank_lines(b, pos, &mut line);
+        if pos >= n {
+            break;
+        }
+        let span = split_record(b, pos, &mut fields);
+        if span.end - span.start > max_record {
+            return Ok(Some(too_long(label, line, &span, max_record)));
+        }
+        let record = &text[span.start..span.end];
+        if span.unterminated || fields.len() != ncols || record.as_bytes().contains(&0) {
+            out.push::<&str>(line, record, None)?;
+        } else {
+            values.clear();
+            values.extend(
+                columns
+                    .iter()
+                    .map(|col| col.and_then(|c| field_value(&text[fields[c].0..fields[c].1]))),
+            );
+            out.push(line, record, Some(&values))?;
+        }
+        line += 1 + span.inner_lines;
+        pos = span.next;
+    }
+    if out.rows() == 0 {
+        return Ok(Some(FileRead::rejected(
+            codes::EMPTY,
+            format!("{label}: a header (line {header_line}) but no records after it"),
+        )));
+    }
+    Ok(None)
+}
+
+fn too_long(label: &str, line: usize, span: &Span, max: usize) -> FileRead {
+    FileRead::rejected(
+        codes::LINE_TOO_LONG,
+        format!(
+            "{label}: the record starting at line {line} is {} bytes long, over the {} MiB \
+             limit (a quoted field that spans many lines? check for an unbalanced quote)",
+            span.end - span.start,
+            max >> 20
+        ),
+    )
+}
