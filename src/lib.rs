@@ -7,6 +7,9 @@
 pub mod catalog;
 pub mod error;
 pub mod exec;
+pub mod generate;
+pub mod ingest;
+pub mod pipeline;
 pub mod print;
 pub mod script;
 pub mod session;

@@ -26,6 +26,30 @@ const SAMPLE: &[(&str, &str)] = &[
 ];
 const TOUR: &str = include_str!("../../sql/tour/tour.sql");
 
+/// Sample batches of each shipped pipeline: (pipeline, file name, content).
+const PIPELINE_SAMPLES: &[(&str, &str, &str)] = &[
+    (
+        "pos",
+        "pos_2024-03-01.csv",
+        include_str!("../../data/pos/pos_2024-03-01.csv"),
+    ),
+    (
+        "pos",
+        "pos_2024-03-02.csv",
+        include_str!("../../data/pos/pos_2024-03-02.csv"),
+    ),
+    (
+        "pos",
+        "pos_2024-03-03_header_only.csv",
+        include_str!("../../data/pos/pos_2024-03-03_header_only.csv"),
+    ),
+    (
+        "pos",
+        "pos_2024-03-03_no_revenue.csv",
+        include_str!("../../data/pos/pos_2024-03-03_no_revenue.csv"),
+    ),
+];
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Warehouse for the demo (default: the global --warehouse).
@@ -34,6 +58,51 @@ pub struct DemoArgs {
 }
 
 pub async fn run(exec: Executor, _args: DemoArgs) -> anyhow::Result<ExitCode> {
+    // 1. Every shipped pipeline on its sample batch.
+    let pipelines = stockroom::pipeline::load_all(None)?;
+    for (name, p) in &pipelines {
+        let landing = exec.warehouse().landing_dir(name);
+        std::fs::create_dir_all(&landing)
+            .with_context(|| format!("cannot create {}", landing.display()))?;
+        for (_, file, content) in PIPELINE_SAMPLES.iter().filter(|(n, _, _)| n == name) {
+            std::fs::write(landing.join(file), content)
+                .with_context(|| format!("cannot write {}", landing.join(file).display()))?;
+        }
+        println!("\n== pipeline {name}: {}", p.manifest.description);
+        match stockroom::pipeline::run(&exec, p, &Default::default()).await {
+            Ok(Some(s)) => super::pipeline::print_summary(&s, false)?,
+            Ok(None) => println!("(no files)"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    let digest = [
+        (
+            "rejects by reason",
+            "SELECT pipeline, r AS reason, count(*) AS records FROM (SELECT pipeline, unnest(reasons) AS r FROM rejects) GROUP BY pipeline, r ORDER BY pipeline, records DESC, reason",
+        ),
+        (
+            "pos KPIs",
+            "SELECT * FROM pos_daily_product_sales ORDER BY date, product_id",
+        ),
+    ];
+    for (title, sql) in digest {
+        println!("\n{title}");
+        match exec.execute(sql).await {
+            Ok(o) => print::outcome(
+                &mut std::io::stdout().lock(),
+                &o,
+                Format::Table,
+                &TableStyle::default(),
+            )?,
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+
+    // 2. The SQL tour.
+    println!("\n== SQL tour (sql/tour/tour.sql)");
     let landing = exec.warehouse().landing_dir("tour");
     std::fs::create_dir_all(&landing)
         .with_context(|| format!("cannot create {}", landing.display()))?;

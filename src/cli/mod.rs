@@ -1,6 +1,9 @@
 //! Command-line arguments and dispatch to the front ends.
 
+mod bench;
 mod demo;
+mod generate;
+mod pipeline;
 mod query;
 mod repl;
 mod run_sql;
@@ -47,7 +50,13 @@ pub enum Command {
     RunSql(run_sql::RunSqlArgs),
     /// Run one query over the warehouse and print or save the result.
     Query(query::QueryArgs),
-    /// Load the bundled sample data into a warehouse and run the SQL tour on it.
+    /// Run the batch pipelines (landing → validate → curate → KPIs → archive).
+    Pipeline(pipeline::PipelineArgs),
+    /// Generate realistic sample data (with a share of bad records) for tests and benchmarks.
+    Generate(generate::GenerateArgs),
+    /// Measure the performance targets (use a release build).
+    Bench(bench::BenchArgs),
+    /// Load the bundled sample data, run every pipeline on it, then the SQL tour.
     Demo(demo::DemoArgs),
 }
 
@@ -69,6 +78,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         None | Some(Command::Repl) => repl::run(open(&args.warehouse)?).await,
         Some(Command::RunSql(a)) => run_sql::run(open(&args.warehouse)?, a).await,
         Some(Command::Query(a)) => query::run(open(&args.warehouse)?, a).await,
+        Some(Command::Pipeline(a)) => pipeline::run(open(&args.warehouse)?, a).await,
+        Some(Command::Generate(a)) => generate::run(a),
+        Some(Command::Bench(a)) => {
+            bench::run(open(&args.warehouse)?, a, args.warehouse.clone()).await
+        }
         Some(Command::Demo(a)) => {
             let wh = a
                 .warehouse_override

@@ -84,6 +84,32 @@ impl Executor {
         &self.warehouse
     }
 
+    /// Registers an in-memory table for this session (e.g. a pipeline's raw batch).
+    pub fn register_batches(
+        &self,
+        name: &str,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        batches: Vec<datafusion::arrow::record_batch::RecordBatch>,
+    ) -> Result<()> {
+        let _ = self.schema.deregister_table(name);
+        self.schema.register_table(
+            name.to_string(),
+            Arc::new(MemTable::try_new(schema, vec![batches])?),
+        )?;
+        Ok(())
+    }
+
+    /// Runs a query and returns its batches (for code that reads results, not people).
+    pub async fn query_batches(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
+        match self.execute(sql).await? {
+            Outcome::Rows { batches, .. } => Ok(batches),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// Executes one statement (no trailing `;` needed).
     pub async fn execute(&self, sql: &str) -> Result<Outcome> {
         self.run(sql, false).await
@@ -160,6 +186,33 @@ impl Executor {
     ) -> Result<Outcome> {
         if writes(&plan) {
             self.check_writable(plan.display().to_string().as_str())?;
+        }
+        if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) = &plan
+            && create_opts.as_ref().is_some_and(|o| o.temporary)
+        {
+            // CREATE TEMP TABLE: materialised in memory for this session (pipeline steps
+            // use it to compute a result once and read it in several statements).
+            let name = c.name.table().to_string();
+            if dry_run {
+                return Ok(Outcome::Message(format!(
+                    "would create temporary table {name}"
+                )));
+            }
+            let df = self
+                .ctx
+                .execute_logical_plan(c.input.as_ref().clone())
+                .await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let _ = self.schema.deregister_table(&name);
+            self.schema.register_table(
+                name.clone(),
+                Arc::new(MemTable::try_new(schema, vec![batches])?),
+            )?;
+            return Ok(Outcome::Message(format!(
+                "temporary table {name}: {rows} rows"
+            )));
         }
         if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) = &plan {
             // CREATE TABLE in the warehouse is a Delta table, never a memory table.

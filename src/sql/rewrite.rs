@@ -217,6 +217,8 @@ fn match_table_changes(toks: &[Token], i: usize) -> Result<Option<(PinnedRef, us
 /// Options stockroom takes out of `CREATE TABLE`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CreateOptions {
+    /// `CREATE TEMP TABLE`: an in-memory table of this session, not a Delta table.
+    pub temporary: bool,
     pub partition_by: Vec<String>,
     pub properties: BTreeMap<String, String>,
 }
@@ -227,17 +229,39 @@ pub fn extract_create_options(toks: &[Token]) -> Result<Option<(Vec<Token>, Crea
     let words: Vec<String> = toks
         .iter()
         .filter(|t| !is_blank(t))
-        .take(4)
+        .take(5)
         .map(|t| keyword(t).unwrap_or_default())
         .collect();
-    let is_create_table = words.first().map(String::as_str) == Some("CREATE")
-        && (words.get(1).map(String::as_str) == Some("TABLE")
-            || (words.get(1).map(String::as_str) == Some("OR")
-                && words.get(3).map(String::as_str) == Some("TABLE")));
-    if !is_create_table {
+    // CREATE [OR REPLACE] [TEMP|TEMPORARY] TABLE
+    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let after_create = if w(1) == "OR" { 3 } else { 1 };
+    let temporary = matches!(w(after_create), "TEMP" | "TEMPORARY");
+    let table_at = after_create + usize::from(temporary);
+    if w(0) != "CREATE" || w(table_at) != "TABLE" {
         return Ok(None);
     }
-    let mut opts = CreateOptions::default();
+    let mut opts = CreateOptions {
+        temporary,
+        ..Default::default()
+    };
+    // DataFusion's planner refuses TEMP tables; the executor makes them memory tables.
+    let toks: Vec<Token> = if temporary {
+        let mut seen = 0;
+        toks.iter()
+            .filter(|t| {
+                if is_blank(t) {
+                    return true;
+                }
+                seen += 1;
+                !(seen == after_create + 1
+                    && matches!(keyword(t).as_deref(), Some("TEMP" | "TEMPORARY")))
+            })
+            .cloned()
+            .collect()
+    } else {
+        toks.to_vec()
+    };
+    let toks = &toks[..];
     let mut out = Vec::with_capacity(toks.len());
     let mut depth = 0i32;
     let mut i = 0;

@@ -1,0 +1,46 @@
+-- Every raw record gets its reason codes (shared/pipelines.md §2 and Clarifications).
+-- Fields arrive as trimmed text; parse_int / parse_float apply the contract's number rules.
+CREATE TEMP TABLE checked AS
+WITH typed AS (
+  SELECT *,
+         parse_int(store_id) AS store_id_v,
+         parse_int(product_id) AS product_id_v,
+         parse_int(quantity) AS quantity_v,
+         parse_float(revenue) AS revenue_v,
+         CASE WHEN discount_applied IS NULL THEN 0.0 ELSE parse_float(discount_applied) END AS discount_v,
+         parse_float("timestamp") AS ts_v
+  FROM batch_raw
+),
+ranked AS (
+  SELECT *,
+         -- DUPLICATE: among non-malformed records with an id, the first in batch order
+         -- (file name, then line) is kept.
+         CASE WHEN NOT malformed AND transaction_id IS NOT NULL
+              THEN row_number() OVER (PARTITION BY transaction_id ORDER BY source_file, line_number)
+         END AS occurrence
+  FROM typed
+)
+SELECT source_file, line_number, record, file_hash,
+       transaction_id, store_id_v AS store_id, product_id_v AS product_id, quantity_v AS quantity,
+       revenue_v AS revenue, discount_v AS discount_applied, ts_v AS "timestamp",
+       CASE WHEN malformed THEN make_array('MALFORMED') ELSE reasons(
+         transaction_id IS NULL, 'MISSING:transaction_id',
+         store_id IS NULL, 'MISSING:store_id',
+         store_id IS NOT NULL AND store_id_v IS NULL, 'BAD_TYPE:store_id',
+         product_id IS NULL, 'MISSING:product_id',
+         product_id IS NOT NULL AND product_id_v IS NULL, 'BAD_TYPE:product_id',
+         quantity IS NULL, 'MISSING:quantity',
+         quantity IS NOT NULL AND quantity_v IS NULL, 'BAD_TYPE:quantity',
+         quantity_v IS NOT NULL AND quantity_v <= 0, 'NOT_POSITIVE:quantity',
+         revenue IS NULL, 'MISSING:revenue',
+         revenue IS NOT NULL AND revenue_v IS NULL, 'BAD_TYPE:revenue',
+         revenue_v IS NOT NULL AND revenue_v < 0, 'NEGATIVE:revenue',
+         discount_v IS NULL, 'BAD_TYPE:discount_applied',
+         discount_v IS NOT NULL AND discount_v < 0, 'NEGATIVE:discount_applied',
+         -- Compared only with a valid revenue: a negative revenue is its own reason.
+         revenue_v IS NOT NULL AND revenue_v >= 0 AND discount_v IS NOT NULL AND discount_v > revenue_v, 'DISCOUNT_EXCEEDS_REVENUE',
+         "timestamp" IS NULL, 'MISSING:timestamp',
+         "timestamp" IS NOT NULL AND (ts_v IS NULL OR ts_v < 946684800 OR ts_v > 4102444800), 'BAD_TIMESTAMP:timestamp',
+         occurrence IS NOT NULL AND occurrence > 1, 'DUPLICATE'
+       ) END AS reasons
+FROM ranked;

@@ -1,0 +1,143 @@
+//! `stockroom pipeline list | run NAME | run --all`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use stockroom::Executor;
+use stockroom::pipeline::{self, RunOptions, RunSummary};
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// A directory of extra pipelines (sub-directories with pipeline.toml); they override
+    /// built-in ones of the same name.
+    #[arg(long, global = true, env = "STOCKROOM_PIPELINES")]
+    pub pipelines: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: PipelineCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// List the available pipelines.
+    List,
+    /// Run a pipeline on the files in its landing directory.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline (see `pipeline list`).
+    #[arg(required_unless_present = "all")]
+    pub name: Option<String>,
+    /// Run every pipeline, one after the other.
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
+    /// Take the files from this directory instead of landing/<pipeline>/.
+    #[arg(long)]
+    pub landing: Option<PathBuf>,
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// POST each notification to this URL too.
+    #[arg(long)]
+    pub notify_webhook: Option<String>,
+}
+
+/// Exit codes: 0 succeeded or partial, 2 failed (no valid record), 1 error.
+pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode> {
+    let all = pipeline::load_all(args.pipelines.as_deref())?;
+    match args.command {
+        PipelineCommand::List => {
+            for p in all.values() {
+                println!(
+                    "{:<20} {}  [{}]",
+                    p.name(),
+                    p.manifest.description,
+                    p.origin
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PipelineCommand::Run(r) => {
+            let names: Vec<String> = if r.all {
+                all.keys().cloned().collect()
+            } else {
+                r.name.clone().into_iter().collect()
+            };
+            let opts = RunOptions {
+                landing: r.landing.clone(),
+                webhook: r.notify_webhook.clone(),
+            };
+            let mut code = ExitCode::SUCCESS;
+            for name in names {
+                let Some(p) = all.get(&name) else {
+                    eprintln!(
+                        "error: no pipeline '{name}'; available: {}",
+                        all.keys().cloned().collect::<Vec<_>>().join(", ")
+                    );
+                    return Ok(ExitCode::from(1));
+                };
+                match pipeline::run(&exec, p, &opts).await {
+                    Ok(None) => eprintln!(
+                        "{name}: no files in {}",
+                        opts.landing
+                            .clone()
+                            .unwrap_or_else(|| exec.warehouse().landing_dir(&name))
+                            .display()
+                    ),
+                    Ok(Some(s)) => {
+                        print_summary(&s, r.json)?;
+                        if s.status == "failed" {
+                            code = ExitCode::from(2);
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+            }
+            Ok(code)
+        }
+    }
+}
+
+pub fn print_summary(s: &RunSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+        return Ok(());
+    }
+    let t = &s.totals;
+    println!(
+        "{} run {}: {} — {} file(s), {} rejected whole; {} rows read, {} valid, {} rejected",
+        s.pipeline,
+        s.run_id,
+        s.status,
+        t.files_processed,
+        t.files_rejected,
+        t.rows_read,
+        t.rows_valid,
+        t.rows_rejected
+    );
+    for f in &s.files {
+        let reasons: Vec<String> = f.reasons.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "  {:<32} {:<10} read {:>6}  valid {:>6}  rejected {:>6}  {}{}",
+            f.file,
+            f.status,
+            f.rows_read,
+            f.rows_valid,
+            f.rows_rejected,
+            reasons.join(" "),
+            f.reject_reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    for tv in &s.tables_written {
+        println!("  table {} → version {}", tv.table, tv.version);
+    }
+    Ok(())
+}

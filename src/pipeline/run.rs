@@ -1,0 +1,554 @@
+//! The batch lifecycle of `stockroom pipeline run` (shared/pipelines.md, "The lifecycle"):
+//! discover → read raw → validate (SQL) → decide → transform (SQL) → ledger → archive →
+//! summary → notify.
+//!
+//! Exactly once: every write is idempotent (MERGE keyed on the record's identity), and the
+//! ledger of ingested file hashes is written after the data. A crash at any boundary leaves
+//! every table at a committed version; the re-run either re-applies the same MERGEs (no
+//! change) or, once the ledger has the file, only archives it. A file dropped again later is
+//! recognised by its content hash and not counted twice.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{VersionSpec, open_delta};
+use crate::error::{Error, Result};
+use crate::exec::Executor;
+use crate::ingest::{FileRead, ReadOptions, raw_schema, read_file};
+use crate::pipeline::fault;
+use crate::pipeline::lock::RunLock;
+use crate::pipeline::manifest::Pipeline;
+use crate::pipeline::notify::{self, Notification};
+use crate::pipeline::summary::{FileSummary, RunSummary, TableVersion};
+use crate::script;
+use crate::sql::vars::Vars;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Read files from here instead of `landing/<pipeline>/`.
+    pub landing: Option<PathBuf>,
+    /// POST notifications here (overrides the manifest's webhook).
+    pub webhook: Option<String>,
+}
+
+/// Framework tables, beside each pipeline's own.
+pub const REJECTS: &str = "rejects";
+pub const RUNS: &str = "stockroom_runs";
+pub const LEDGER: &str = "stockroom_files";
+
+struct Input {
+    path: PathBuf,
+    name: String,
+    hash: String,
+}
+
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn now_epoch() -> f64 {
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+}
+
+/// Runs `pipeline` once. `Ok(None)` when landing holds no file for it.
+pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Option<RunSummary>> {
+    let wh = exec.warehouse().clone();
+    let name = p.name().to_string();
+    let _lock = RunLock::acquire(wh.runs_dir().join(format!("{name}.lock")), &name)?;
+    let started = chrono::Utc::now();
+    let run_id = format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%S%.6fZ"),
+        std::process::id()
+    );
+    let landing = opts
+        .landing
+        .clone()
+        .unwrap_or_else(|| wh.landing_dir(&name));
+    let inputs = discover(&landing, p)?;
+    if inputs.is_empty() {
+        return Ok(None);
+    }
+    let webhook = opts.webhook.clone().or(p.manifest.notify.webhook.clone());
+    let mut vars = Vars::new();
+    vars.insert("run_id".into(), run_id.clone());
+    vars.insert("pipeline".into(), name.clone());
+
+    let mut summary = RunSummary {
+        run_id: run_id.clone(),
+        pipeline: name.clone(),
+        event_time: started.to_rfc3339(),
+        status: "succeeded".into(),
+        files: Vec::new(),
+        totals: Default::default(),
+        tables_written: Vec::new(),
+        error: None,
+    };
+    let result = lifecycle(exec, p, &inputs, &vars, &mut summary).await;
+    if let Err(e) = &result {
+        // A step failed: nothing is archived (the files stay in landing for a re-run), the
+        // run is recorded as failed and notified.
+        summary.status = "failed".into();
+        summary.error = Some(e.to_string());
+        for f in summary.files.iter_mut() {
+            if f.status != "rejected" && f.status != "duplicate" {
+                f.status = "errored".into();
+            }
+        }
+        summary.compute_totals();
+        let _ = record_run(exec, &summary, started.timestamp_micros() as f64 / 1e6).await;
+        write_summary(&wh.runs_dir(), &summary)?;
+        let n = Notification {
+            level: "error".into(),
+            pipeline: name.clone(),
+            run_id: run_id.clone(),
+            status: "failed".into(),
+            message: format!("pipeline {name} run {run_id} failed: {e}"),
+        };
+        notify::send(&wh.runs_dir(), &n, webhook.as_deref()).await?;
+        return Err(Error::Invalid(format!(
+            "pipeline {name} run {run_id} failed: {e}\n(the input files are still in {}; fix the cause and run again)",
+            landing.display()
+        )));
+    }
+    summary.compute_totals();
+    record_run(exec, &summary, started.timestamp_micros() as f64 / 1e6).await?;
+    for t in p
+        .manifest
+        .tables
+        .iter()
+        .map(String::as_str)
+        .chain([REJECTS, RUNS, LEDGER])
+    {
+        if wh.is_table(t) {
+            let v = open_delta(&wh.table_dir(t), &VersionSpec::Latest).await?;
+            summary.tables_written.push(TableVersion {
+                table: t.to_string(),
+                version: v.version().unwrap_or(0),
+            });
+        }
+    }
+    write_summary(&wh.runs_dir(), &summary)?;
+    fault::at("after_summary");
+    let t = &summary.totals;
+    let n = Notification {
+        level: if summary.status == "failed" {
+            "error"
+        } else if summary.status == "partial" {
+            "warning"
+        } else {
+            "info"
+        }
+        .into(),
+        pipeline: name.clone(),
+        run_id: run_id.clone(),
+        status: summary.status.clone(),
+        message: format!(
+            "pipeline {name} run {run_id} {}: {} files ({} rejected), {} rows read, {} valid, {} rejected",
+            summary.status,
+            t.files_processed,
+            t.files_rejected,
+            t.rows_read,
+            t.rows_valid,
+            t.rows_rejected
+        ),
+    };
+    notify::send(&wh.runs_dir(), &n, webhook.as_deref()).await?;
+    Ok(Some(summary))
+}
+
+async fn lifecycle(
+    exec: &Executor,
+    p: &Pipeline,
+    inputs: &[Input],
+    vars: &Vars,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let wh = exec.warehouse().clone();
+    let name = p.name();
+    let known = ingested_hashes(exec, name).await?;
+    let fields = p.fields();
+    let opts = ReadOptions {
+        format: p.format()?,
+        fields: fields.clone(),
+        batch_rows: 65536,
+    };
+    let base = raw_schema(&fields);
+    let mut fields_with_hash: Vec<Arc<Field>> = base.fields().iter().cloned().collect();
+    fields_with_hash.push(Arc::new(Field::new("file_hash", DataType::Utf8, false)));
+    let schema = Arc::new(Schema::new(fields_with_hash));
+    let mut batches = Vec::new();
+    let mut seen_in_batch: HashSet<String> = HashSet::new();
+    for input in inputs {
+        let mut f = FileSummary {
+            file: input.name.clone(),
+            file_hash: input.hash.clone(),
+            ..Default::default()
+        };
+        if known.contains(&input.hash) || !seen_in_batch.insert(input.hash.clone()) {
+            f.status = "duplicate".into();
+            summary.files.push(f);
+            continue;
+        }
+        match read_file(&input.path, &input.name, &opts)? {
+            FileRead::Rejected { code, message } => {
+                f.status = "rejected".into();
+                f.reject_reason = Some(format!("{code}: {message}"));
+            }
+            FileRead::Records { batches: bs, .. } => {
+                for b in bs {
+                    let hash: ArrayRef =
+                        Arc::new(StringArray::from(vec![input.hash.as_str(); b.num_rows()]));
+                    let mut cols = b.columns().to_vec();
+                    cols.push(hash);
+                    batches.push(RecordBatch::try_new(schema.clone(), cols)?);
+                }
+                f.status = "read".into();
+            }
+        }
+        summary.files.push(f);
+    }
+    exec.register_batches("batch_raw", schema, batches)?;
+    fault::at("after_read");
+
+    run_steps(exec, p, &p.manifest.validate, vars).await?;
+    fault::at("after_validate");
+
+    count_records(exec, summary).await?;
+    write_rejects(exec, vars).await?;
+    fault::at("after_rejects");
+
+    let valid: u64 = summary.files.iter().map(|f| f.rows_valid).sum();
+    let any_input = summary.files.iter().any(|f| f.status != "duplicate");
+    if valid == 0 && any_input {
+        // The decision state: nothing valid, nothing to transform.
+        summary.status = "failed".into();
+        for f in summary
+            .files
+            .iter_mut()
+            .filter(|f| f.status != "duplicate" && f.status != "rejected")
+        {
+            f.status = "failed".into();
+        }
+        move_files(&wh, name, &summary.run_id, inputs, summary, true)?;
+        return Ok(());
+    }
+    if valid > 0 {
+        run_steps(exec, p, &p.manifest.transform, vars).await?;
+    }
+    fault::at("after_transform");
+
+    record_ledger(exec, name, &summary.run_id, summary).await?;
+    fault::at("after_ledger");
+
+    for f in summary.files.iter_mut().filter(|f| f.status == "read") {
+        f.status = if f.rows_rejected > 0 {
+            "partial"
+        } else {
+            "succeeded"
+        }
+        .into();
+    }
+    move_files(&wh, name, &summary.run_id, inputs, summary, false)?;
+    fault::at("after_archive");
+
+    let partial = summary
+        .files
+        .iter()
+        .any(|f| matches!(f.status.as_str(), "partial" | "rejected" | "failed"));
+    summary.status = if partial { "partial" } else { "succeeded" }.into();
+    Ok(())
+}
+
+/// Files in landing that belong to the pipeline, in name (code-point) order, with hashes.
+fn discover(landing: &Path, p: &Pipeline) -> Result<Vec<Input>> {
+    let Ok(entries) = std::fs::read_dir(landing) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if !path.is_file() || !p.accepts(&name) {
+            continue;
+        }
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let hash = hex::encode(Sha256::digest(&bytes));
+        out.push(Input { path, name, hash });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+async fn run_steps(exec: &Executor, p: &Pipeline, steps: &[String], vars: &Vars) -> Result<()> {
+    for step in steps {
+        let text = p
+            .sql
+            .get(step)
+            .ok_or_else(|| Error::Invalid(format!("pipeline {}: missing step {step}", p.name())))?;
+        let source = format!("{}/{step}", p.origin);
+        let prepared =
+            script::prepare(&source, text, vars).map_err(|e| Error::Sql(e.to_string()))?;
+        script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
+            .await
+            .map_err(|e| Error::Sql(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn strings(col: &ArrayRef) -> Result<Vec<Option<String>>> {
+    let c = cast(col, &DataType::Utf8)?;
+    let a = c
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| Error::Invalid("expected text".into()))?;
+    Ok(a.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn ints(col: &ArrayRef) -> Result<Vec<u64>> {
+    let c = cast(col, &DataType::Int64)?;
+    let a = c
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| Error::Invalid("expected integers".into()))?;
+    Ok(a.iter().map(|v| v.unwrap_or(0).max(0) as u64).collect())
+}
+
+/// Per-file rows read / valid / rejected and reason counts, from table `checked`.
+async fn count_records(exec: &Executor, summary: &mut RunSummary) -> Result<()> {
+    let counts = exec
+        .query_batches(
+            "SELECT source_file, count(*) AS n, \
+             sum(CASE WHEN cardinality(reasons) = 0 THEN 1 ELSE 0 END) AS valid \
+             FROM checked GROUP BY source_file",
+        )
+        .await
+        .map_err(|e| {
+            Error::Invalid(format!(
+                "the validate steps must leave a table `checked` with source_file and reasons: {e}"
+            ))
+        })?;
+    for b in &counts {
+        let (files, n, valid) = (
+            strings(b.column(0))?,
+            ints(b.column(1))?,
+            ints(b.column(2))?,
+        );
+        for i in 0..b.num_rows() {
+            if let Some(f) = summary
+                .files
+                .iter_mut()
+                .find(|f| Some(&f.file) == files[i].as_ref())
+            {
+                f.rows_read = n[i];
+                f.rows_valid = valid[i];
+                f.rows_rejected = n[i] - valid[i];
+            }
+        }
+    }
+    let reasons = exec
+        .query_batches(
+            "SELECT source_file, r, count(*) AS n FROM \
+             (SELECT source_file, unnest(reasons) AS r FROM checked) GROUP BY source_file, r",
+        )
+        .await?;
+    for b in &reasons {
+        let (files, codes, n) = (
+            strings(b.column(0))?,
+            strings(b.column(1))?,
+            ints(b.column(2))?,
+        );
+        for i in 0..b.num_rows() {
+            if let (Some(f), Some(code)) = (
+                summary
+                    .files
+                    .iter_mut()
+                    .find(|f| Some(&f.file) == files[i].as_ref()),
+                codes[i].clone(),
+            ) {
+                f.reasons.insert(code, n[i]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rejected records into `rejects`, keyed by (pipeline, file hash, line): re-running the same
+/// file replaces its rows instead of adding them again.
+async fn write_rejects(exec: &Executor, vars: &Vars) -> Result<()> {
+    let sql = format!(
+        "CREATE TEMP TABLE run_rejects AS \
+         SELECT ${{pipeline}} AS pipeline, ${{run_id}} AS run_id, source_file, file_hash, \
+                line_number, record, reasons, from_epoch({now}) AS rejected_at \
+         FROM checked WHERE cardinality(reasons) > 0;\n\
+         CREATE TABLE IF NOT EXISTS {REJECTS} PARTITIONED BY (pipeline) AS SELECT * FROM run_rejects LIMIT 0;\n\
+         MERGE INTO {REJECTS} AS t USING run_rejects AS s \
+         ON t.pipeline = s.pipeline AND t.file_hash = s.file_hash AND t.line_number = s.line_number \
+         WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;",
+        now = now_epoch()
+    );
+    run_framework_sql(exec, "rejects", &sql, vars).await
+}
+
+async fn run_framework_sql(exec: &Executor, what: &str, sql: &str, vars: &Vars) -> Result<()> {
+    let prepared = script::prepare(&format!("<framework:{what}>"), sql, vars)
+        .map_err(|e| Error::Sql(e.to_string()))?;
+    script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
+        .await
+        .map_err(|e| Error::Sql(e.to_string()))?;
+    Ok(())
+}
+
+async fn ingested_hashes(exec: &Executor, pipeline: &str) -> Result<HashSet<String>> {
+    if !exec.warehouse().is_table(LEDGER) {
+        return Ok(HashSet::new());
+    }
+    let batches = exec
+        .query_batches(&format!(
+            "SELECT file_hash FROM {LEDGER} WHERE pipeline = {}",
+            sql_str(pipeline)
+        ))
+        .await?;
+    let mut out = HashSet::new();
+    for b in &batches {
+        out.extend(strings(b.column(0))?.into_iter().flatten());
+    }
+    Ok(out)
+}
+
+async fn record_ledger(
+    exec: &Executor,
+    pipeline: &str,
+    run_id: &str,
+    summary: &RunSummary,
+) -> Result<()> {
+    let rows: Vec<String> = summary
+        .files
+        .iter()
+        // Whole-file rejects too: their verdict is final for that content.
+        .filter(|f| f.status == "read" || f.status == "rejected")
+        .map(|f| {
+            format!(
+                "({}, {}, {}, {}, from_epoch({}))",
+                sql_str(pipeline),
+                sql_str(&f.file_hash),
+                sql_str(&f.file),
+                sql_str(run_id),
+                now_epoch()
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "CREATE TEMP TABLE run_files AS SELECT * FROM (VALUES {}) AS v(pipeline, file_hash, source_file, run_id, ingested_at);\n\
+         CREATE TABLE IF NOT EXISTS {LEDGER} AS SELECT * FROM run_files LIMIT 0;\n\
+         MERGE INTO {LEDGER} AS t USING run_files AS s ON t.pipeline = s.pipeline AND t.file_hash = s.file_hash \
+         WHEN NOT MATCHED THEN INSERT *;",
+        rows.join(", ")
+    );
+    run_framework_sql(exec, "ledger", &sql, &Vars::new()).await
+}
+
+/// One row per run in `stockroom_runs` (MERGE on run_id).
+async fn record_run(exec: &Executor, s: &RunSummary, started: f64) -> Result<()> {
+    let t = &s.totals;
+    let sql = format!(
+        "CREATE TEMP TABLE run_row AS SELECT {p} AS pipeline, {r} AS run_id, from_epoch({started}) AS started_at, \
+         from_epoch({now}) AS finished_at, {status} AS status, \
+         CAST({} AS BIGINT) AS files_processed, CAST({} AS BIGINT) AS files_succeeded, \
+         CAST({} AS BIGINT) AS files_rejected, CAST({} AS BIGINT) AS files_errored, \
+         CAST({} AS BIGINT) AS rows_read, CAST({} AS BIGINT) AS rows_valid, CAST({} AS BIGINT) AS rows_rejected, \
+         CAST({err} AS VARCHAR) AS error;\n\
+         CREATE TABLE IF NOT EXISTS {RUNS} AS SELECT * FROM run_row LIMIT 0;\n\
+         MERGE INTO {RUNS} AS t USING run_row AS s ON t.run_id = s.run_id \
+         WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;",
+        t.files_processed,
+        t.files_succeeded,
+        t.files_rejected,
+        t.files_errored,
+        t.rows_read,
+        t.rows_valid,
+        t.rows_rejected,
+        p = sql_str(&s.pipeline),
+        r = sql_str(&s.run_id),
+        now = now_epoch(),
+        status = sql_str(&s.status),
+        err = s
+            .error
+            .as_deref()
+            .map(sql_str)
+            .unwrap_or_else(|| "NULL".into()),
+    );
+    run_framework_sql(exec, "runs", &sql, &Vars::new()).await
+}
+
+/// Moves the batch's files: whole-file rejects (and, on a failed run, every file) to
+/// `rejected/<pipeline>/<run_id>/` with `<name>.reason.json`, the rest to `archive/…`.
+fn move_files(
+    wh: &crate::warehouse::Warehouse,
+    pipeline: &str,
+    run_id: &str,
+    inputs: &[Input],
+    summary: &RunSummary,
+    failed_run: bool,
+) -> Result<()> {
+    for (input, f) in inputs.iter().zip(&summary.files) {
+        let reject = f.status == "rejected" || (failed_run && f.status != "duplicate");
+        let dir = if reject {
+            wh.rejected_dir(pipeline, run_id)
+        } else {
+            wh.archive_dir(pipeline, run_id)
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        if reject {
+            let reason = serde_json::json!({
+                "file": f.file,
+                "run_id": run_id,
+                "reason": f.reject_reason.clone().unwrap_or_else(|| "no valid record in the batch".into()),
+                "rows_read": f.rows_read,
+                "reasons": f.reasons,
+            });
+            let rp = dir.join(format!("{}.reason.json", f.file));
+            std::fs::write(&rp, serde_json::to_vec_pretty(&reason)?)
+                .map_err(|e| Error::io(format!("cannot write {}", rp.display()), e))?;
+        }
+        let dest = dir.join(&f.file);
+        std::fs::rename(&input.path, &dest).map_err(|e| {
+            Error::io(
+                format!("cannot move {} to {}", input.path.display(), dest.display()),
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the summary atomically (temp file + rename), so readers never see half of it.
+fn write_summary(runs_dir: &Path, s: &RunSummary) -> Result<()> {
+    let dir = runs_dir.join(&s.pipeline);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let path = dir.join(format!("{}.json", s.run_id));
+    let tmp = dir.join(format!(".{}.json.tmp", s.run_id));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(s)?)
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    Ok(())
+}
