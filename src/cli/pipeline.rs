@@ -23,6 +23,16 @@ pub enum PipelineCommand {
     List,
     /// Run a pipeline on the files in its landing directory.
     Run(RunArgs),
+    /// Read and validate the landing files and report; writes and moves nothing.
+    Validate {
+        name: String,
+        #[arg(long)]
+        landing: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the pipeline's steps as a Mermaid flowchart.
+    Graph { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -47,7 +57,36 @@ pub struct RunArgs {
 /// Exit codes: 0 succeeded or partial, 2 failed (no valid record), 1 error.
 pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode> {
     let all = pipeline::load_all(args.pipelines.as_deref())?;
+    let find = |name: &str| {
+        all.get(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no pipeline '{name}'; available: {}",
+                all.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    };
     match args.command {
+        PipelineCommand::Graph { name } => {
+            print!("{}", pipeline::graph::mermaid(find(&name)?));
+            Ok(ExitCode::SUCCESS)
+        }
+        PipelineCommand::Validate {
+            name,
+            landing,
+            json,
+        } => {
+            let opts = RunOptions {
+                landing,
+                validate_only: true,
+                on_step: progress(json),
+                ..Default::default()
+            };
+            match pipeline::run(&exec, find(&name)?, &opts).await? {
+                Some(s) => print_summary(&s, json)?,
+                None => eprintln!("{name}: no files to validate"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         PipelineCommand::List => {
             for p in all.values() {
                 println!(
@@ -68,6 +107,8 @@ pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode>
             let opts = RunOptions {
                 landing: r.landing.clone(),
                 webhook: r.notify_webhook.clone(),
+                validate_only: false,
+                on_step: progress(r.json),
             };
             let mut code = ExitCode::SUCCESS;
             for name in names {
@@ -101,6 +142,33 @@ pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode>
             Ok(code)
         }
     }
+}
+
+/// A spinner per step when stderr is a terminal (and the summary is not for a program);
+/// otherwise `None`, and the steps are logged as plain tracing lines.
+fn progress(json: bool) -> Option<pipeline::run::StepObserver> {
+    use std::io::IsTerminal;
+    use std::sync::{Arc, Mutex};
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let current: Arc<Mutex<Option<indicatif::ProgressBar>>> = Arc::new(Mutex::new(None));
+    Some(Arc::new(move |step: &str, done: Option<f64>| {
+        let Ok(mut cur) = current.lock() else { return };
+        match done {
+            None => {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.set_message(step.to_string());
+                bar.enable_steady_tick(std::time::Duration::from_millis(100));
+                *cur = Some(bar);
+            }
+            Some(secs) => {
+                if let Some(bar) = cur.take() {
+                    bar.finish_with_message(format!("{step} ({secs:.2}s)"));
+                }
+            }
+        }
+    }))
 }
 
 pub fn print_summary(s: &RunSummary, json: bool) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Pipelines as SQL: manifests, the batch lifecycle, and what a run leaves behind.
 
 pub mod fault;
+pub mod graph;
 pub mod lock;
 pub mod manifest;
 pub mod notify;

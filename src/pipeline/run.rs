@@ -29,12 +29,52 @@ use crate::pipeline::summary::{FileSummary, RunSummary, TableVersion};
 use crate::script;
 use crate::sql::vars::Vars;
 
-#[derive(Debug, Clone, Default)]
+/// Called when a step starts (`None`) and ends (`Some(seconds)`), for progress displays.
+pub type StepObserver = Arc<dyn Fn(&str, Option<f64>) + Send + Sync>;
+
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Read files from here instead of `landing/<pipeline>/`.
     pub landing: Option<PathBuf>,
     /// POST notifications here (overrides the manifest's webhook).
     pub webhook: Option<String>,
+    /// `pipeline validate`: read and validate, report, write and move nothing.
+    pub validate_only: bool,
+    pub on_step: Option<StepObserver>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("landing", &self.landing)
+            .field("webhook", &self.webhook)
+            .field("validate_only", &self.validate_only)
+            .finish()
+    }
+}
+
+/// Reports a step to the log and the observer, and times it.
+async fn step<T>(
+    opts: &RunOptions,
+    pipeline: &str,
+    name: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tracing::info!(pipeline, step = name, "started");
+    if let Some(o) = &opts.on_step {
+        o(name, None);
+    }
+    let t = std::time::Instant::now();
+    let out = work.await;
+    let secs = t.elapsed().as_secs_f64();
+    match &out {
+        Ok(_) => tracing::info!(pipeline, step = name, seconds = secs, "done"),
+        Err(e) => tracing::warn!(pipeline, step = name, error = %e, "failed"),
+    }
+    if let Some(o) = &opts.on_step {
+        o(name, Some(secs));
+    }
+    out
 }
 
 /// Framework tables, beside each pipeline's own.
@@ -90,7 +130,29 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
         tables_written: Vec::new(),
         error: None,
     };
-    let result = lifecycle(exec, p, &inputs, &vars, &mut summary).await;
+    let result = lifecycle(exec, p, &inputs, &vars, &mut summary, opts).await;
+    if opts.validate_only {
+        // A report only: no table, file, run record or notification is touched.
+        summary.status = if result.is_err() {
+            "failed"
+        } else {
+            "validated"
+        }
+        .into();
+        for f in summary.files.iter_mut().filter(|f| f.status == "read") {
+            f.status = if f.rows_valid == 0 {
+                "failed"
+            } else if f.rows_rejected > 0 {
+                "partial"
+            } else {
+                "succeeded"
+            }
+            .into();
+        }
+        summary.compute_totals();
+        result?;
+        return Ok(Some(summary));
+    }
     if let Err(e) = &result {
         // A step failed: nothing is archived (the files stay in landing for a re-run), the
         // run is recorded as failed and notified.
@@ -169,12 +231,14 @@ async fn lifecycle(
     inputs: &[Input],
     vars: &Vars,
     summary: &mut RunSummary,
+    opts: &RunOptions,
 ) -> Result<()> {
     let wh = exec.warehouse().clone();
     let name = p.name();
     let known = ingested_hashes(exec, name).await?;
+    let run_opts = opts;
     let fields = p.fields();
-    let opts = ReadOptions {
+    let read_opts = ReadOptions {
         format: p.format()?,
         fields: fields.clone(),
         batch_rows: 65536,
@@ -196,7 +260,7 @@ async fn lifecycle(
             summary.files.push(f);
             continue;
         }
-        match read_file(&input.path, &input.name, &opts)? {
+        match read_file(&input.path, &input.name, &read_opts)? {
             FileRead::Rejected { code, message } => {
                 f.status = "rejected".into();
                 f.reject_reason = Some(format!("{code}: {message}"));
@@ -217,11 +281,14 @@ async fn lifecycle(
     exec.register_batches("batch_raw", schema, batches)?;
     fault::at("after_read");
 
-    run_steps(exec, p, &p.manifest.validate, vars).await?;
+    run_steps(exec, p, &p.manifest.validate, vars, run_opts).await?;
     fault::at("after_validate");
 
     count_records(exec, summary).await?;
-    write_rejects(exec, vars).await?;
+    if run_opts.validate_only {
+        return Ok(());
+    }
+    step(run_opts, name, "rejects", write_rejects(exec, vars)).await?;
     fault::at("after_rejects");
 
     let valid: u64 = summary.files.iter().map(|f| f.rows_valid).sum();
@@ -240,11 +307,17 @@ async fn lifecycle(
         return Ok(());
     }
     if valid > 0 {
-        run_steps(exec, p, &p.manifest.transform, vars).await?;
+        run_steps(exec, p, &p.manifest.transform, vars, run_opts).await?;
     }
     fault::at("after_transform");
 
-    record_ledger(exec, name, &summary.run_id, summary).await?;
+    step(
+        run_opts,
+        name,
+        "ledger",
+        record_ledger(exec, name, &summary.run_id, summary),
+    )
+    .await?;
     fault::at("after_ledger");
 
     for f in summary.files.iter_mut().filter(|f| f.status == "read") {
@@ -293,18 +366,27 @@ fn discover(landing: &Path, p: &Pipeline) -> Result<Vec<Input>> {
     Ok(out)
 }
 
-async fn run_steps(exec: &Executor, p: &Pipeline, steps: &[String], vars: &Vars) -> Result<()> {
-    for step in steps {
+async fn run_steps(
+    exec: &Executor,
+    p: &Pipeline,
+    steps: &[String],
+    vars: &Vars,
+    opts: &RunOptions,
+) -> Result<()> {
+    for file in steps {
         let text = p
             .sql
-            .get(step)
-            .ok_or_else(|| Error::Invalid(format!("pipeline {}: missing step {step}", p.name())))?;
-        let source = format!("{}/{step}", p.origin);
+            .get(file)
+            .ok_or_else(|| Error::Invalid(format!("pipeline {}: missing step {file}", p.name())))?;
+        let source = format!("{}/{file}", p.origin);
         let prepared =
             script::prepare(&source, text, vars).map_err(|e| Error::Sql(e.to_string()))?;
-        script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
-            .await
-            .map_err(|e| Error::Sql(e.to_string()))?;
+        let work = async {
+            script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
+                .await
+                .map_err(|e| Error::Sql(e.to_string()))
+        };
+        step(opts, p.name(), file, work).await?;
     }
     Ok(())
 }

@@ -397,3 +397,86 @@ fn pos_webhook_and_run_lock() {
     wh.cmd().args(["pipeline", "run", "pos"]).assert().success();
     assert!(!lock.exists());
 }
+
+#[test]
+fn validate_graph_generate_and_gzip_input() {
+    let wh = Wh::new();
+    // Generated data, one file gzipped: the reader decompresses it transparently.
+    let landing = wh.path().join("landing/pos");
+    wh.cmd()
+        .args([
+            "generate",
+            "pos",
+            "--rows",
+            "2000",
+            "--seed",
+            "3",
+            "--dirty-ratio",
+            "0.1",
+            "--files",
+            "2",
+            "--out",
+        ])
+        .arg(&landing)
+        .assert()
+        .success();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&landing)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let raw = std::fs::read(&names[1]).unwrap();
+    let gz = std::fs::File::create(format!("{}.gz", names[1].display())).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &raw).unwrap();
+    enc.finish().unwrap();
+    std::fs::remove_file(&names[1]).unwrap();
+
+    // validate: a report, nothing written or moved.
+    let out = wh
+        .cmd()
+        .args(["pipeline", "validate", "pos", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "validated");
+    assert_eq!(v["totals"]["rows_read"], 2000);
+    let rejected = v["totals"]["rows_rejected"].as_u64().unwrap();
+    assert!(
+        (150..=250).contains(&rejected),
+        "about 10% dirty: {rejected}"
+    );
+    assert!(!wh.path().join("tables").join("rejects").exists());
+    assert_eq!(std::fs::read_dir(&landing).unwrap().count(), 2);
+
+    // The real run agrees with the report, and conserves rows.
+    let (code, s) = run_json(&wh);
+    assert_eq!(code, 0);
+    assert_eq!(s["totals"]["rows_read"], 2000);
+    assert_eq!(s["totals"]["rows_rejected"], rejected);
+    let stored = rows(&wh.csv("SELECT count(*) FROM pos_transactions"));
+    let valid = s["totals"]["rows_valid"].as_u64().unwrap();
+    assert_eq!(stored, [[valid.to_string()]]);
+    assert_eq!(
+        rows(&wh.csv("SELECT count(*) FROM rejects")),
+        [[rejected.to_string()]]
+    );
+
+    let graph = wh
+        .cmd()
+        .args(["pipeline", "graph", "pos"])
+        .output()
+        .unwrap();
+    let g = String::from_utf8_lossy(&graph.stdout);
+    assert!(
+        g.starts_with("flowchart TD") && g.contains("30_kpis.sql") && g.contains("decide"),
+        "{g}"
+    );
+    let list = wh.cmd().args(["pipeline", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("pos"));
+}
