@@ -25,7 +25,10 @@ use stockroom::sql::vars::{Vars, substitute};
 const HELP: &str = r"Meta-commands:
   \?                 this help
   \d                 list tables          \d NAME       describe a table
+  \df [PATTERN]      functions with their docs (stockroom's UDFs first)
   \history NAME      Delta commits of a table
+  \diff NAME V1 V2 [KEY]  rows added / removed (or changed, by KEY) between two versions
+  \pipelines         list pipelines       \pipeline run NAME   run one
   \i FILE            run a SQL file       \run FILE k=v …  run a file with variables
   \set K V / \unset K  variables for ${K} in SQL
   \format table|csv|json|ndjson          \maxrows N
@@ -156,6 +159,43 @@ impl Shell {
                     Err(e) => self.report_error(e),
                 }
             }
+            ("\\df", pattern) => {
+                let o = functions(&self.exec, pattern.first().copied());
+                self.show(&o, started)
+            }
+            ("\\diff", [name, v1, v2, key @ ..]) => {
+                let sql = diff_sql(name, v1, v2, key.first().copied());
+                match sql {
+                    Ok(sql) => self.run_sql(&sql).await,
+                    Err(e) => self.report_error(e),
+                }
+            }
+            ("\\pipelines", []) => match stockroom::pipeline::load_all(None) {
+                Ok(all) => {
+                    for p in all.values() {
+                        println!("{:<20} {}", p.name(), p.manifest.description);
+                    }
+                }
+                Err(e) => self.report_error(e),
+            },
+            ("\\pipeline", ["run", name]) => {
+                let all = match stockroom::pipeline::load_all(None) {
+                    Ok(a) => a,
+                    Err(e) => return { self.report_error(e); true },
+                };
+                match all.get(*name) {
+                    None => self.report_error(format!("no pipeline '{name}'")),
+                    Some(p) => match stockroom::pipeline::run(&self.exec, p, &Default::default()).await {
+                        Ok(Some(s)) => {
+                            if let Err(e) = super::pipeline::print_summary(&s, false) {
+                                self.report_error(e);
+                            }
+                        }
+                        Ok(None) => println!("{name}: no files in landing"),
+                        Err(e) => self.report_error(e),
+                    },
+                }
+            }
             ("\\i", [file]) => self.run_file(file, &[]).await,
             ("\\run", [file, kvs @ ..]) => {
                 let mut extra = Vec::new();
@@ -244,6 +284,96 @@ pub async fn run(exec: Executor) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// `\df`: every function with its description, stockroom's UDFs first.
+fn functions(exec: &Executor, pattern: Option<&str>) -> Outcome {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+
+    let state = exec.context().state();
+    let mut rows: Vec<(bool, String, String, String)> = state
+        .scalar_functions()
+        .values()
+        .map(|f| {
+            let doc = f.documentation();
+            (
+                !stockroom_udfs::NAMES.contains(&f.name()),
+                f.name().to_string(),
+                doc.map(|d| d.syntax_example.clone()).unwrap_or_default(),
+                doc.map(|d| d.description.replace('\n', " "))
+                    .unwrap_or_default(),
+            )
+        })
+        .chain(state.aggregate_functions().values().map(|f| {
+            let doc = f.documentation();
+            (
+                true,
+                f.name().to_string(),
+                doc.map(|d| d.syntax_example.clone()).unwrap_or_default(),
+                doc.map(|d| d.description.replace('\n', " "))
+                    .unwrap_or_default(),
+            )
+        }))
+        .filter(|(_, n, _, _)| pattern.is_none_or(|p| n.contains(&p.to_ascii_lowercase())))
+        .collect();
+    rows.sort();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("function", DataType::Utf8, false),
+        Field::new("syntax", DataType::Utf8, false),
+        Field::new("description", DataType::Utf8, false),
+    ]));
+    let col = |i: usize| -> Arc<StringArray> {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(
+            |r| match i {
+                0 => r.1.as_str(),
+                1 => r.2.as_str(),
+                _ => r.3.as_str(),
+            },
+        )))
+    };
+    match RecordBatch::try_new(schema.clone(), vec![col(0), col(1), col(2)]) {
+        Ok(b) => Outcome::Rows {
+            schema,
+            batches: vec![b],
+        },
+        Err(e) => Outcome::Message(format!("error: {e}")),
+    }
+}
+
+/// `\diff NAME V1 V2 [KEY]` as SQL over two versions: rows only in V2 are `added`, only in
+/// V1 `removed`; with a KEY, a key on both sides is `changed` (old and new row shown).
+fn diff_sql(name: &str, v1: &str, v2: &str, key: Option<&str>) -> Result<String, String> {
+    let num = |v: &str| {
+        v.parse::<u64>()
+            .map_err(|_| format!("\\diff: '{v}' is not a version number"))
+    };
+    let (v1, v2) = (num(v1)?, num(v2)?);
+    let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let t = ident(name);
+    let base = format!(
+        "WITH a AS (SELECT * FROM {t} VERSION AS OF {v1}), b AS (SELECT * FROM {t} VERSION AS OF {v2}), \
+         new_rows AS (SELECT * FROM b EXCEPT SELECT * FROM a), old_rows AS (SELECT * FROM a EXCEPT SELECT * FROM b) "
+    );
+    Ok(match key {
+        None => format!(
+            "{base}SELECT 'added' AS change, * FROM new_rows UNION ALL SELECT 'removed' AS change, * FROM old_rows ORDER BY change"
+        ),
+        Some(k) => {
+            let k = ident(k);
+            format!(
+                "{base}SELECT CASE WHEN m.k IS NULL THEN 'added' ELSE 'changed (new)' END AS change, new_rows.* \
+                 FROM new_rows LEFT JOIN (SELECT DISTINCT {k} AS k FROM old_rows) AS m ON new_rows.{k} = m.k \
+                 UNION ALL \
+                 SELECT CASE WHEN p.k IS NULL THEN 'removed' ELSE 'changed (old)' END AS change, old_rows.* \
+                 FROM old_rows LEFT JOIN (SELECT DISTINCT {k} AS k FROM new_rows) AS p ON old_rows.{k} = p.k \
+                 ORDER BY change, {k}"
+            )
+        }
+    })
 }
 
 fn terminal_width() -> Option<u16> {
@@ -365,6 +495,10 @@ const KEYWORDS: &[&str] = &[
 const META: &[&str] = &[
     "\\?",
     "\\d",
+    "\\df",
+    "\\diff",
+    "\\pipelines",
+    "\\pipeline",
     "\\history",
     "\\i",
     "\\run",

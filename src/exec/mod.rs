@@ -256,6 +256,11 @@ impl Executor {
             LogicalPlan::Ddl(d) => Some(d.name().to_string()),
             _ => None,
         };
+        // The Delta provider's INSERT commit carries no metrics: count files around it.
+        let files_before = match &insert_target {
+            Some(name) if self.warehouse.is_table(name) => Some(self.file_count(name).await?),
+            _ => None,
+        };
         let df = self.ctx.execute_logical_plan(plan).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
@@ -269,12 +274,42 @@ impl Executor {
             .await?;
             let mut report = report::last_commit_report(&table, &name).await?;
             report.operation = "INSERT".into();
+            // DataFusion answers an INSERT with one `count` row.
+            report.rows_inserted = batches
+                .first()
+                .filter(|b| b.num_rows() > 0 && b.num_columns() > 0)
+                .and_then(|b| {
+                    datafusion::arrow::compute::cast(
+                        b.column(0),
+                        &datafusion::arrow::datatypes::DataType::UInt64,
+                    )
+                    .ok()
+                })
+                .and_then(|a| {
+                    a.as_any()
+                        .downcast_ref::<datafusion::arrow::array::UInt64Array>()
+                        .map(|a| a.value(0))
+                })
+                .unwrap_or(report.rows_inserted);
+            let after = table.snapshot()?.log_data().num_files() as u64;
+            if let Some(before) = files_before {
+                report.files_added = after.saturating_sub(before);
+            }
             return Ok(Outcome::Write(report));
         }
         if let Some(what) = ddl {
             return Ok(Outcome::Message(format!("ok: {what}")));
         }
         Ok(Outcome::Rows { schema, batches })
+    }
+
+    async fn file_count(&self, name: &str) -> Result<u64> {
+        let t = open_delta(
+            &self.warehouse.table_dir(name),
+            &crate::catalog::VersionSpec::Latest,
+        )
+        .await?;
+        Ok(t.snapshot()?.log_data().num_files() as u64)
     }
 
     async fn run_command(&self, cmd: Command, dry_run: bool) -> Result<Outcome> {

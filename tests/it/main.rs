@@ -5,3 +5,4 @@ mod common;
 mod engine;
 mod front_ends;
 mod pipelines;
+mod shell;
