@@ -1,6 +1,7 @@
 //! Command-line arguments and dispatch to the front ends.
 
 mod bench;
+mod completion;
 mod demo;
 mod generate;
 mod pipeline;

@@ -2,18 +2,13 @@
 //! cancel a running query. On a pipe: executes stdin like `psql -f` and exits 1 if any
 //! statement failed.
 
-use std::borrow::Cow;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use rustyline::completion::{Completer, Pair};
+use rustyline::Editor;
 use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
-use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
 use stockroom::Executor;
 use stockroom::exec::Outcome;
 use stockroom::exec::maintenance;
@@ -21,6 +16,8 @@ use stockroom::print::{self, Format, TableStyle};
 use stockroom::script;
 use stockroom::sql::split::split_statements;
 use stockroom::sql::vars::{Vars, substitute};
+
+use super::completion::{KEYWORDS, META, SqlHelper};
 
 const HELP: &str = r"Meta-commands:
   \?                 this help
@@ -391,9 +388,10 @@ fn history_path() -> Option<PathBuf> {
 
 async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
     let mut editor: Editor<SqlHelper, rustyline::history::FileHistory> = Editor::new()?;
-    editor.set_helper(Some(SqlHelper {
-        words: completion_words(shell),
-    }));
+    editor.set_helper(Some(SqlHelper::new(
+        completion_words(shell),
+        shell.exec.warehouse().clone(),
+    )));
     let history = history_path();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -410,7 +408,15 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
         } else {
             "      ...> "
         };
-        match editor.readline(prompt) {
+        // readline blocks; on a blocking thread the completer may wait on async work
+        // (reading a table's columns) without stalling the runtime.
+        let (ed, read) = tokio::task::spawn_blocking(move || {
+            let r = editor.readline(prompt);
+            (editor, r)
+        })
+        .await?;
+        editor = ed;
+        match read {
             Ok(line) => {
                 if buffer.is_empty() && line.trim_start().starts_with('\\') {
                     let _ = editor.add_history_entry(line.as_str());
@@ -428,7 +434,7 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
                 let input = std::mem::take(&mut buffer);
                 buffer = shell.feed(&input).await;
                 if let Some(h) = editor.helper_mut() {
-                    h.words = completion_words(shell);
+                    h.set_words(completion_words(shell));
                 }
             }
             Err(ReadlineError::Interrupted) => {
@@ -444,73 +450,6 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
-const KEYWORDS: &[&str] = &[
-    "SELECT",
-    "FROM",
-    "WHERE",
-    "GROUP BY",
-    "ORDER BY",
-    "LIMIT",
-    "JOIN",
-    "LEFT JOIN",
-    "ON",
-    "AS",
-    "AND",
-    "OR",
-    "NOT",
-    "NULL",
-    "INSERT INTO",
-    "VALUES",
-    "MERGE INTO",
-    "USING",
-    "WHEN MATCHED",
-    "WHEN NOT MATCHED",
-    "THEN",
-    "UPDATE",
-    "SET",
-    "DELETE FROM",
-    "CREATE TABLE",
-    "PARTITIONED BY",
-    "VERSION AS OF",
-    "TIMESTAMP AS OF",
-    "DESCRIBE",
-    "DESCRIBE HISTORY",
-    "OPTIMIZE",
-    "VACUUM",
-    "RESTORE",
-    "SHOW TABLES",
-    "COUNT",
-    "SUM",
-    "AVG",
-    "MIN",
-    "MAX",
-    "DISTINCT",
-    "HAVING",
-    "WITH",
-    "CASE",
-    "END",
-    "table_changes",
-];
-
-const META: &[&str] = &[
-    "\\?",
-    "\\d",
-    "\\df",
-    "\\diff",
-    "\\pipelines",
-    "\\pipeline",
-    "\\history",
-    "\\i",
-    "\\run",
-    "\\set",
-    "\\unset",
-    "\\format",
-    "\\maxrows",
-    "\\o",
-    "\\timing",
-    "\\q",
-];
-
 fn completion_words(shell: &Shell) -> Vec<String> {
     let mut w: Vec<String> = KEYWORDS.iter().map(|s| s.to_string()).collect();
     w.extend(META.iter().map(|s| s.to_string()));
@@ -518,59 +457,3 @@ fn completion_words(shell: &Shell) -> Vec<String> {
     w.extend(stockroom_udfs::NAMES.iter().map(|s| s.to_string()));
     w
 }
-
-struct SqlHelper {
-    words: Vec<String>,
-}
-
-impl Completer for SqlHelper {
-    type Candidate = Pair;
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let start = line[..pos]
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '\\'))
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        let prefix = &line[start..pos];
-        if prefix.is_empty() {
-            return Ok((pos, Vec::new()));
-        }
-        let lower = prefix.to_ascii_lowercase();
-        let pairs = self
-            .words
-            .iter()
-            .filter(|w| w.to_ascii_lowercase().starts_with(&lower))
-            .map(|w| {
-                let rep = if prefix
-                    .chars()
-                    .all(|c| c.is_lowercase() || !c.is_alphabetic())
-                    && KEYWORDS.contains(&w.as_str())
-                {
-                    w.to_ascii_lowercase()
-                } else {
-                    w.clone()
-                };
-                Pair {
-                    display: w.clone(),
-                    replacement: rep,
-                }
-            })
-            .collect();
-        Ok((start, pairs))
-    }
-}
-
-impl Hinter for SqlHelper {
-    type Hint = String;
-}
-impl Highlighter for SqlHelper {
-    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
-        Cow::Borrowed(line)
-    }
-}
-impl Validator for SqlHelper {}
-impl Helper for SqlHelper {}

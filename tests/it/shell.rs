@@ -42,6 +42,14 @@ fn interactive_multiline_completion_cancel_history_and_diff() {
     p.send_line(";").unwrap();
     p.exp_string("1 row(s)").unwrap();
 
+    // Tab completes a column after `table.`.
+    p.send("SELECT sales.q").unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    p.send_line(" AS q FROM sales ORDER BY 1;").unwrap();
+    p.exp_string("2 row(s)").unwrap();
+
     // Ctrl-C cancels a long query; the session survives and the next query works.
     p.send_line("SELECT count(*) FROM generate_series(1, 5000000000) AS a(x) WHERE x % 7 = 3;")
         .unwrap();
