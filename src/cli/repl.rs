@@ -143,9 +143,10 @@ impl Shell {
         match (cmd, args.as_slice()) {
             ("\\q" | "\\quit", _) => return false,
             ("\\?" | "\\help" | "\\h", _) => println!("{HELP}"),
-            ("\\d" | "\\dt", []) => {
-                self.run_sql("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name").await
-            }
+            ("\\d" | "\\dt", []) => match maintenance::list_tables(self.exec.warehouse()).await {
+                Ok(o) => self.show(&o, started),
+                Err(e) => self.report_error(e),
+            },
             ("\\d", [name]) => {
                 let name = name.to_string();
                 self.run_sql(&format!("DESCRIBE {name}")).await
@@ -178,19 +179,26 @@ impl Shell {
             ("\\pipeline", ["run", name]) => {
                 let all = match stockroom::pipeline::load_all(None) {
                     Ok(a) => a,
-                    Err(e) => return { self.report_error(e); true },
+                    Err(e) => {
+                        return {
+                            self.report_error(e);
+                            true
+                        };
+                    }
                 };
                 match all.get(*name) {
                     None => self.report_error(format!("no pipeline '{name}'")),
-                    Some(p) => match stockroom::pipeline::run(&self.exec, p, &Default::default()).await {
-                        Ok(Some(s)) => {
-                            if let Err(e) = super::pipeline::print_summary(&s, false) {
-                                self.report_error(e);
+                    Some(p) => {
+                        match stockroom::pipeline::run(&self.exec, p, &Default::default()).await {
+                            Ok(Some(s)) => {
+                                if let Err(e) = super::pipeline::print_summary(&s, false) {
+                                    self.report_error(e);
+                                }
                             }
+                            Ok(None) => println!("{name}: no files in landing"),
+                            Err(e) => self.report_error(e),
                         }
-                        Ok(None) => println!("{name}: no files in landing"),
-                        Err(e) => self.report_error(e),
-                    },
+                    }
                 }
             }
             ("\\i", [file]) => self.run_file(file, &[]).await,
@@ -199,7 +207,12 @@ impl Shell {
                 for kv in kvs {
                     match super::parse_var(kv) {
                         Ok(p) => extra.push(p),
-                        Err(e) => return { self.report_error(e); true },
+                        Err(e) => {
+                            return {
+                                self.report_error(e);
+                                true
+                            };
+                        }
                     }
                 }
                 self.run_file(file, &extra).await
@@ -230,7 +243,9 @@ impl Shell {
                 Ok(f) => self.output = Some(f),
                 Err(e) => self.report_error(format!("cannot write {file}: {e}")),
             },
-            _ => self.report_error(format!("unknown or incomplete command '{line}'; \\? lists them")),
+            _ => self.report_error(format!(
+                "unknown or incomplete command '{line}'; \\? lists them"
+            )),
         }
         true
     }

@@ -164,6 +164,78 @@ pub async fn history(warehouse: &Warehouse, table: &str, limit: Option<usize>) -
     })
 }
 
+/// `\\d`: one row per warehouse table with its version, files, rows (from the Delta file
+/// statistics, no data read), size and last commit.
+pub async fn list_tables(warehouse: &Warehouse) -> Result<Outcome> {
+    let mut names = Vec::new();
+    let mut versions = Vec::new();
+    let mut files = Vec::new();
+    let mut rows = Vec::new();
+    let mut bytes = Vec::new();
+    let mut last = Vec::new();
+    for name in warehouse.table_names() {
+        let Ok(t) = open_target(warehouse, &name).await else {
+            names.push(name);
+            versions.push(None);
+            files.push(None);
+            rows.push(None);
+            bytes.push(None);
+            last.push(Some("unreadable Delta log".to_string()));
+            continue;
+        };
+        let snap = t.snapshot()?;
+        let data = snap.log_data();
+        names.push(name);
+        versions.push(t.version());
+        files.push(Some(data.num_files() as u64));
+        rows.push(Some(
+            data.iter()
+                .map(|f| f.num_records().unwrap_or(0) as u64)
+                .sum::<u64>(),
+        ));
+        bytes.push(Some(
+            data.iter().map(|f| f.size().max(0) as u64).sum::<u64>(),
+        ));
+        let info: Vec<_> = t.history(Some(1)).try_collect().await?;
+        last.push(info.first().map(|i| {
+            format!(
+                "{} {}",
+                i.timestamp
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default(),
+                i.operation.clone().unwrap_or_default()
+            )
+        }));
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("table", DataType::Utf8, false),
+        Field::new("format", DataType::Utf8, false),
+        Field::new("version", DataType::UInt64, true),
+        Field::new("files", DataType::UInt64, true),
+        Field::new("rows", DataType::UInt64, true),
+        Field::new("bytes", DataType::UInt64, true),
+        Field::new("last_commit", DataType::Utf8, true),
+    ]));
+    let n = names.len();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(names)),
+            Arc::new(StringArray::from(vec!["delta"; n])),
+            Arc::new(UInt64Array::from(versions)),
+            Arc::new(UInt64Array::from(files)),
+            Arc::new(UInt64Array::from(rows)),
+            Arc::new(UInt64Array::from(bytes)),
+            Arc::new(StringArray::from(last)),
+        ],
+    )?;
+    Ok(Outcome::Rows {
+        schema,
+        batches: vec![batch],
+    })
+}
+
 /// Facts about a table as (property, value) rows, then its columns.
 pub async fn describe(warehouse: &Warehouse, table: &str) -> Result<Outcome> {
     let t = open_target(warehouse, table).await?;
@@ -195,6 +267,7 @@ pub async fn describe(warehouse: &Warehouse, table: &str) -> Result<Outcome> {
             "# location",
             warehouse.table_dir(table).display().to_string(),
         ),
+        ("# last commit", last_commit(&t).await?),
     ] {
         names.push(k.to_string());
         types.push(v);
@@ -236,4 +309,21 @@ pub async fn changes(
     let state = ctx.state();
     let plan = b.build(&state, None).await?;
     Ok(datafusion::physical_plan::collect(plan, ctx.task_ctx()).await?)
+}
+
+async fn last_commit(t: &deltalake::DeltaTable) -> Result<String> {
+    let info: Vec<_> = t.history(Some(1)).try_collect().await?;
+    Ok(info
+        .first()
+        .map(|i| {
+            format!(
+                "{} {}",
+                i.timestamp
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default(),
+                i.operation.clone().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default())
 }
