@@ -29,6 +29,26 @@ const TOUR: &str = include_str!("../../sql/tour/tour.sql");
 /// Sample batches of each shipped pipeline: (pipeline, file name, content).
 const PIPELINE_SAMPLES: &[(&str, &str, &str)] = &[
     (
+        "inventory",
+        "inventory_2024-03-01T00.jsonl",
+        include_str!("../../data/inventory/inventory_2024-03-01T00.jsonl"),
+    ),
+    (
+        "inventory",
+        "inventory_2024-03-01T01.jsonl",
+        include_str!("../../data/inventory/inventory_2024-03-01T01.jsonl"),
+    ),
+    (
+        "inventory",
+        "inventory_2024-03-01T02_empty.jsonl",
+        include_str!("../../data/inventory/inventory_2024-03-01T02_empty.jsonl"),
+    ),
+    (
+        "inventory",
+        "inventory_2024-03-01T03_no_timestamps.jsonl",
+        include_str!("../../data/inventory/inventory_2024-03-01T03_no_timestamps.jsonl"),
+    ),
+    (
         "pos",
         "pos_2024-03-01.csv",
         include_str!("../../data/pos/pos_2024-03-01.csv"),

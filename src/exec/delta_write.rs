@@ -334,7 +334,12 @@ pub async fn merge(
         .with_session_state(Arc::new(ctx.state()));
 
     for clause in stmt.clauses {
-        let pred = clause.predicate.map(|p| p.to_string());
+        // deltalake parses clause predicates on its own: subqueries (e.g. `t.date IN (SELECT
+        // …)` to limit a BY SOURCE delete to the dates a batch touched) are evaluated first.
+        let pred = match clause.predicate {
+            Some(p) => Some(subquery::resolve(ctx, p).await?),
+            None => None,
+        };
         match (clause.clause_kind, clause.action) {
             (MergeClauseKind::Matched, MergeAction::Update(u)) => {
                 let sets = assignments(&u.assignments, &target_cols, &source_cols, &s)?;

@@ -149,18 +149,38 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 type SqlFile = (&'static str, &'static str);
 
 /// The pipelines compiled into the binary: (name, manifest, SQL files).
-const BUILT_IN: &[(&str, &str, &[SqlFile])] = &[(
-    "pos",
-    include_str!("../../sql/pos/pipeline.toml"),
-    &[
-        (
-            "10_validate.sql",
-            include_str!("../../sql/pos/10_validate.sql"),
-        ),
-        ("20_curate.sql", include_str!("../../sql/pos/20_curate.sql")),
-        ("30_kpis.sql", include_str!("../../sql/pos/30_kpis.sql")),
-    ],
-)];
+const BUILT_IN: &[(&str, &str, &[SqlFile])] = &[
+    (
+        "inventory",
+        include_str!("../../sql/inventory/pipeline.toml"),
+        &[
+            (
+                "10_validate.sql",
+                include_str!("../../sql/inventory/10_validate.sql"),
+            ),
+            (
+                "20_curate.sql",
+                include_str!("../../sql/inventory/20_curate.sql"),
+            ),
+            (
+                "30_kpis.sql",
+                include_str!("../../sql/inventory/30_kpis.sql"),
+            ),
+        ],
+    ),
+    (
+        "pos",
+        include_str!("../../sql/pos/pipeline.toml"),
+        &[
+            (
+                "10_validate.sql",
+                include_str!("../../sql/pos/10_validate.sql"),
+            ),
+            ("20_curate.sql", include_str!("../../sql/pos/20_curate.sql")),
+            ("30_kpis.sql", include_str!("../../sql/pos/30_kpis.sql")),
+        ],
+    ),
+];
 
 /// Every available pipeline: built-in ones, then those in `extra_dir` (each sub-directory
 /// with a `pipeline.toml`), which override built-ins of the same name.

@@ -147,7 +147,10 @@ fn piped_shell_runs_statements_and_meta_commands() {
     assert!(stdout.contains("O'Brien"), "{stdout}");
     assert!(stdout.contains("CREATE TABLE"), "{stdout}");
     // \d lists tables with format, version, files, rows, size and last commit.
-    assert!(stdout.contains("last_commit") && stdout.contains("┆ delta  ┆"), "{stdout}");
+    assert!(
+        stdout.contains("last_commit") && stdout.contains("┆ delta  ┆"),
+        "{stdout}"
+    );
     assert!(stdout.contains("answer\n42"), "{stdout}");
 
     // A failing statement: the rest still runs, the exit code says it failed.

@@ -4,5 +4,6 @@
 mod common;
 mod engine;
 mod front_ends;
+mod inventory;
 mod pipelines;
 mod shell;
