@@ -29,6 +29,31 @@ const TOUR: &str = include_str!("../../sql/tour/tour.sql");
 /// Sample batches of each shipped pipeline: (pipeline, file name, content).
 const PIPELINE_SAMPLES: &[(&str, &str, &str)] = &[
     (
+        "ecommerce",
+        "products_2024-03-15.csv",
+        include_str!("../../data/ecommerce/products_2024-03-15.csv"),
+    ),
+    (
+        "ecommerce",
+        "orders_2024-03-15.csv",
+        include_str!("../../data/ecommerce/orders_2024-03-15.csv"),
+    ),
+    (
+        "ecommerce",
+        "order_items_2024-03-15.csv",
+        include_str!("../../data/ecommerce/order_items_2024-03-15.csv"),
+    ),
+    (
+        "ecommerce",
+        "customers_2024-03-15.csv",
+        include_str!("../../data/ecommerce/customers_2024-03-15.csv"),
+    ),
+    (
+        "ecommerce",
+        "orders_2024-03-15_no_num_of_item.csv",
+        include_str!("../../data/ecommerce/orders_2024-03-15_no_num_of_item.csv"),
+    ),
+    (
         "inventory",
         "inventory_2024-03-01T00.jsonl",
         include_str!("../../data/inventory/inventory_2024-03-01T00.jsonl"),

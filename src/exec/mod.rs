@@ -202,8 +202,11 @@ impl Executor {
                 .ctx
                 .execute_logical_plan(c.input.as_ref().clone())
                 .await?;
-            let schema = Arc::new(df.schema().as_arrow().clone());
+            let logical = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await?;
+            // The physical batches can differ from the logical schema in details (view or
+            // dictionary strings, nullability); the table takes what the batches hold.
+            let schema = batches.first().map(|b| b.schema()).unwrap_or(logical);
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             let _ = self.schema.deregister_table(&name);
             self.schema.register_table(

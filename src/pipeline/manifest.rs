@@ -31,6 +31,19 @@ pub struct Manifest {
 pub struct InputSpec {
     pub patterns: Vec<String>,
     pub format: String,
+    /// Raw fields of a single-type input (table `batch_raw`).
+    #[serde(default)]
+    pub fields: Vec<FieldDef>,
+    /// File types routed by name prefix, each with its own fields (table `batch_<name>`).
+    /// Checked in order, so `order_items` can come before `orders`.
+    #[serde(default)]
+    pub types: Vec<FileType>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileType {
+    pub name: String,
+    pub prefix: String,
     pub fields: Vec<FieldDef>,
 }
 
@@ -71,16 +84,39 @@ impl Pipeline {
         }
     }
 
-    pub fn fields(&self) -> Vec<FieldSpec> {
+    /// The batch tables: `(table name, fields)`; one `batch_raw` unless the input has types.
+    pub fn batch_tables(&self) -> Vec<(String, Vec<FieldSpec>)> {
+        let specs = |fields: &[FieldDef]| {
+            fields
+                .iter()
+                .map(|f| FieldSpec {
+                    name: f.name.clone(),
+                    required: f.required,
+                })
+                .collect::<Vec<_>>()
+        };
+        if self.manifest.input.types.is_empty() {
+            return vec![("batch_raw".into(), specs(&self.manifest.input.fields))];
+        }
         self.manifest
             .input
-            .fields
+            .types
             .iter()
-            .map(|f| FieldSpec {
-                name: f.name.clone(),
-                required: f.required,
-            })
+            .map(|t| (format!("batch_{}", t.name), specs(&t.fields)))
             .collect()
+    }
+
+    /// Which batch table a file goes to (index into [`Self::batch_tables`]), or None when
+    /// its name matches no type.
+    pub fn route(&self, file_name: &str) -> Option<usize> {
+        let types = &self.manifest.input.types;
+        if types.is_empty() {
+            return Some(0);
+        }
+        let lower = file_name.to_ascii_lowercase();
+        types
+            .iter()
+            .position(|t| lower.starts_with(&t.prefix.to_ascii_lowercase()))
     }
 
     /// Does a landing file name belong to this pipeline?
@@ -150,6 +186,24 @@ type SqlFile = (&'static str, &'static str);
 
 /// The pipelines compiled into the binary: (name, manifest, SQL files).
 const BUILT_IN: &[(&str, &str, &[SqlFile])] = &[
+    (
+        "ecommerce",
+        include_str!("../../sql/ecommerce/pipeline.toml"),
+        &[
+            (
+                "10_validate.sql",
+                include_str!("../../sql/ecommerce/10_validate.sql"),
+            ),
+            (
+                "20_stage.sql",
+                include_str!("../../sql/ecommerce/20_stage.sql"),
+            ),
+            (
+                "30_kpis.sql",
+                include_str!("../../sql/ecommerce/30_kpis.sql"),
+            ),
+        ],
+    ),
     (
         "inventory",
         include_str!("../../sql/inventory/pipeline.toml"),

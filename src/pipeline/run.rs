@@ -237,17 +237,19 @@ async fn lifecycle(
     let name = p.name();
     let known = ingested_hashes(exec, name).await?;
     let run_opts = opts;
-    let fields = p.fields();
-    let read_opts = ReadOptions {
-        format: p.format()?,
-        fields: fields.clone(),
-        batch_rows: 65536,
-    };
-    let base = raw_schema(&fields);
-    let mut fields_with_hash: Vec<Arc<Field>> = base.fields().iter().cloned().collect();
-    fields_with_hash.push(Arc::new(Field::new("file_hash", DataType::Utf8, false)));
-    let schema = Arc::new(Schema::new(fields_with_hash));
-    let mut batches = Vec::new();
+    let format = p.format()?;
+    // One batch table per file type, each with its raw columns plus the file's hash.
+    let tables: Vec<(String, Vec<crate::ingest::FieldSpec>, Arc<Schema>)> = p
+        .batch_tables()
+        .into_iter()
+        .map(|(name, fields)| {
+            let base = raw_schema(&fields);
+            let mut with_hash: Vec<Arc<Field>> = base.fields().iter().cloned().collect();
+            with_hash.push(Arc::new(Field::new("file_hash", DataType::Utf8, false)));
+            (name, fields, Arc::new(Schema::new(with_hash)))
+        })
+        .collect();
+    let mut batches: Vec<Vec<RecordBatch>> = vec![Vec::new(); tables.len()];
     let mut seen_in_batch: HashSet<String> = HashSet::new();
     for input in inputs {
         let mut f = FileSummary {
@@ -260,6 +262,28 @@ async fn lifecycle(
             summary.files.push(f);
             continue;
         }
+        let Some(t) = p.route(&input.name) else {
+            f.status = "rejected".into();
+            f.reject_reason = Some(format!(
+                "UNKNOWN_TYPE: {}: the name starts with none of {}; rename the file",
+                input.name,
+                p.manifest
+                    .input
+                    .types
+                    .iter()
+                    .map(|t| t.prefix.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            summary.files.push(f);
+            continue;
+        };
+        let (_, fields, schema) = &tables[t];
+        let read_opts = ReadOptions {
+            format: format.clone(),
+            fields: fields.clone(),
+            batch_rows: 65536,
+        };
         match read_file(&input.path, &input.name, &read_opts)? {
             FileRead::Rejected { code, message } => {
                 f.status = "rejected".into();
@@ -271,14 +295,16 @@ async fn lifecycle(
                         Arc::new(StringArray::from(vec![input.hash.as_str(); b.num_rows()]));
                     let mut cols = b.columns().to_vec();
                     cols.push(hash);
-                    batches.push(RecordBatch::try_new(schema.clone(), cols)?);
+                    batches[t].push(RecordBatch::try_new(schema.clone(), cols)?);
                 }
                 f.status = "read".into();
             }
         }
         summary.files.push(f);
     }
-    exec.register_batches("batch_raw", schema, batches)?;
+    for ((name, _, schema), b) in tables.iter().zip(batches) {
+        exec.register_batches(name, schema.clone(), b)?;
+    }
     fault::at("after_read");
 
     run_steps(exec, p, &p.manifest.validate, vars, run_opts).await?;

@@ -12,7 +12,11 @@ fn run(wh: &Wh) -> Value {
         .args(["pipeline", "run", "inventory", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -24,7 +28,9 @@ fn kpis(wh: &Wh) -> Vec<Vec<String>> {
 }
 
 fn strs(rows: &[[&str; 6]]) -> Vec<Vec<String>> {
-    rows.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect()
+    rows.iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
 }
 
 #[test]
@@ -70,7 +76,9 @@ fn inventory_sample_late_data_and_rerun() {
     // the later file's 44 wins. 1e2 is the integer 100.
     assert_eq!(rows(&wh.csv("SELECT count(*) FROM inventory")), [["6"]]);
     assert_eq!(
-        rows(&wh.csv("SELECT stock_level FROM inventory WHERE inventory_id = 1 AND last_updated = 1709258400")),
+        rows(&wh.csv(
+            "SELECT stock_level FROM inventory WHERE inventory_id = 1 AND last_updated = 1709258400"
+        )),
         [["44"]]
     );
     // 2024-03-01, warehouse 1: latest readings 1→44 (threshold 10), 2→0 (5), 10→100 (20):
@@ -100,7 +108,11 @@ fn inventory_sample_late_data_and_rerun() {
     assert_eq!(kpis(&wh), expected);
     // Epochs keep full precision (never float32).
     assert_eq!(
-        rows(&wh.csv("SELECT CAST(last_updated_at AS VARCHAR) FROM inventory WHERE inventory_id = 20")),
+        rows(
+            &wh.csv(
+                "SELECT CAST(last_updated_at AS VARCHAR) FROM inventory WHERE inventory_id = 20"
+            )
+        ),
         [["2024-03-01T00:00:00.123456Z"]]
     );
 

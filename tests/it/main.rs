@@ -2,6 +2,7 @@
 //! again). Every test drives the real `stockroom` executable on a temporary warehouse.
 
 mod common;
+mod ecommerce;
 mod engine;
 mod front_ends;
 mod inventory;

@@ -1,0 +1,162 @@
+//! The `ecommerce` pipeline (contract §3) on data/ecommerce, with hand-worked KPIs.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{Wh, rows};
+
+fn run(wh: &Wh) -> Value {
+    let out = wh
+        .cmd()
+        .args(["pipeline", "run", "ecommerce", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn table(wh: &Wh, sql: &str) -> Vec<Vec<String>> {
+    rows(&wh.csv(sql))
+}
+
+fn strs<const N: usize>(rows: &[[&str; N]]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn ecommerce_routing_staging_cleaning_kpis_and_late_items() {
+    let wh = Wh::new();
+    let landing = wh.path().join("landing/ecommerce");
+    std::fs::create_dir_all(&landing).unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ecommerce");
+    for e in std::fs::read_dir(&data).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, landing.join(p.file_name().unwrap())).unwrap();
+    }
+    let s = run(&wh);
+    // customers_*.csv has no known type; orders_*_no_num_of_item.csv lacks a column.
+    assert_eq!(s["totals"]["files_rejected"], 2);
+    assert_eq!(s["totals"]["rows_read"], 18);
+    assert_eq!(s["totals"]["rows_valid"], 11);
+    assert_eq!(s["totals"]["rows_rejected"], 7);
+    let rej = table(
+        &wh,
+        "SELECT source_file, line_number, array_to_string(reasons, '|') FROM rejects \
+         WHERE pipeline = 'ecommerce' ORDER BY source_file, line_number",
+    );
+    assert_eq!(
+        rej,
+        strs(&[
+            ["order_items_2024-03-15.csv", "6", "MISSING:product_id"],
+            ["order_items_2024-03-15.csv", "7", "NOT_POSITIVE:sale_price"],
+            ["orders_2024-03-15.csv", "6", "BAD_TIMESTAMP:created_at"],
+            ["orders_2024-03-15.csv", "7", "NOT_POSITIVE:num_of_item"],
+            ["products_2024-03-15.csv", "4", "NOT_POSITIVE:cost"],
+            ["products_2024-03-15.csv", "5", "BAD_TYPE:id"],
+            ["products_2024-03-15.csv", "6", "NOT_POSITIVE:retail_price"],
+        ])
+    );
+    // Staging keeps every keyed row (cleaning applies at KPI time); `x` never stages.
+    assert_eq!(table(&wh, "SELECT count(*) FROM stg_products"), [["4"]]);
+    assert_eq!(table(&wh, "SELECT count(*) FROM stg_orders"), [["6"]]);
+    assert_eq!(table(&wh, "SELECT count(*) FROM stg_order_items"), [["7"]]);
+    assert!(
+        wh.path()
+            .join("tables/stg_orders/year=2024/month=3")
+            .is_dir()
+    );
+    assert!(
+        wh.path()
+            .join("tables/stg_products/department=Men")
+            .is_dir()
+    );
+    // Zones: 2024-03-15T23:30:00-02:00 is 2024-03-16 01:30 UTC.
+    assert_eq!(
+        table(
+            &wh,
+            "SELECT CAST(created_at AS VARCHAR) FROM stg_orders WHERE order_id = 102"
+        ),
+        [["2024-03-16T01:30:00Z"]]
+    );
+
+    // By hand. Valid orders: 100 (03-14, user 7), 101 (03-14, user 8, returned), 102
+    // (03-16), 103 (03-15, no user). Facts: items 1000 (45, Jeans), 1001 (15, product 2 has
+    // an empty category → Unknown), 1002 (50, Jeans, returned), 1003 (4, product 3 excluded →
+    // Unknown). Item 1006's order 999 has not arrived.
+    let order_kpis = "SELECT order_date, total_orders, total_revenue, total_items_sold, unique_customers, return_rate FROM order_kpis ORDER BY order_date";
+    let category_kpis = "SELECT category, order_date, daily_revenue, avg_order_value, avg_return_rate FROM category_kpis ORDER BY order_date, category";
+    assert_eq!(
+        table(&wh, order_kpis),
+        strs(&[
+            ["2024-03-14", "2", "110.0", "3", "2", "50.0"],
+            ["2024-03-15", "1", "0.0", "0", "0", "0.0"],
+            ["2024-03-16", "1", "4.0", "1", "1", "0.0"],
+        ])
+    );
+    assert_eq!(
+        table(&wh, category_kpis),
+        strs(&[
+            ["Jeans", "2024-03-14", "95.0", "47.5", "50.0"],
+            ["Unknown", "2024-03-14", "15.0", "15.0", "0.0"],
+            ["Unknown", "2024-03-16", "4.0", "4.0", "0.0"],
+        ])
+    );
+
+    // Order 999 arrives a batch after its item: 2024-03-15 now has 2 orders, item 1006
+    // (30.00, Jeans) and one known customer.
+    std::fs::write(
+        landing.join("orders_2024-03-16.csv"),
+        "order_id,user_id,status,created_at,returned_at,shipped_at,delivered_at,num_of_item\n\
+         999,1,complete,2024-03-15 12:00:00 UTC,,,,1\n",
+    )
+    .unwrap();
+    run(&wh);
+    assert_eq!(
+        table(&wh, order_kpis),
+        strs(&[
+            ["2024-03-14", "2", "110.0", "3", "2", "50.0"],
+            ["2024-03-15", "2", "30.0", "1", "1", "0.0"],
+            ["2024-03-16", "1", "4.0", "1", "1", "0.0"],
+        ])
+    );
+    assert_eq!(
+        table(&wh, category_kpis),
+        strs(&[
+            ["Jeans", "2024-03-14", "95.0", "47.5", "50.0"],
+            ["Unknown", "2024-03-14", "15.0", "15.0", "0.0"],
+            ["Jeans", "2024-03-15", "30.0", "30.0", "0.0"],
+            ["Unknown", "2024-03-16", "4.0", "4.0", "0.0"],
+        ])
+    );
+
+    // A later version that fails a rule shadows the earlier valid one: order 100 re-sent
+    // with num_of_item 0 leaves 2024-03-14 with order 101 only.
+    std::fs::write(
+        landing.join("orders_2024-03-17.csv"),
+        "order_id,user_id,status,created_at,returned_at,shipped_at,delivered_at,num_of_item\n\
+         100,7,complete,2024-03-14 07:52:42 UTC,,,,0\n101,8,returned,2024-03-14 09:00:00 UTC,,,,1\n",
+    )
+    .unwrap();
+    run(&wh);
+    assert_eq!(
+        table(
+            &wh,
+            "SELECT total_orders, total_revenue, return_rate FROM order_kpis WHERE order_date = DATE '2024-03-14'"
+        ),
+        [["1", "50.0", "100.0"]]
+    );
+    assert_eq!(
+        table(
+            &wh,
+            "SELECT category, daily_revenue FROM category_kpis WHERE order_date = DATE '2024-03-14'"
+        ),
+        [["Jeans", "50.0"]]
+    );
+}
