@@ -280,7 +280,7 @@ async fn lifecycle(
         };
         let (_, fields, schema) = &tables[t];
         let read_opts = ReadOptions {
-            format: format.clone(),
+            format,
             fields: fields.clone(),
             batch_rows: 65536,
         };
