@@ -160,3 +160,35 @@ fn ecommerce_routing_staging_cleaning_kpis_and_late_items() {
         [["Jeans", "50.0"]]
     );
 }
+
+#[test]
+fn readme_kpi_queries_run_on_the_sample() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let queries = std::fs::read_to_string(root.join("sql/examples/ecommerce_kpis.sql")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(queries.trim()),
+        "README.md must quote sql/examples/ecommerce_kpis.sql verbatim"
+    );
+    let wh = Wh::new();
+    let landing = wh.path().join("landing/ecommerce");
+    std::fs::create_dir_all(&landing).unwrap();
+    for f in ["products_2024-03-15.csv", "orders_2024-03-15.csv", "order_items_2024-03-15.csv"] {
+        std::fs::copy(root.join("data/ecommerce").join(f), landing.join(f)).unwrap();
+    }
+    run(&wh);
+    let out = wh
+        .cmd()
+        .arg("run-sql")
+        .arg(root.join("sql/examples/ecommerce_kpis.sql"))
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Last week ends 2024-03-16: Jeans 45 + 50, Unknown 15 + 4. The week of Monday
+    // 2024-03-11 holds 4 orders; daily return rates 50, 0, 0 average 16.67.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "category,revenue\nJeans,95.0\nUnknown,19.0\nweek,orders,avg_daily_return_rate\n2024-03-11T00:00:00,4,16.67\n"
+    );
+}
