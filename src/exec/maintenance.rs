@@ -196,17 +196,7 @@ pub async fn list_tables(warehouse: &Warehouse) -> Result<Outcome> {
         bytes.push(Some(
             data.iter().map(|f| f.size().max(0) as u64).sum::<u64>(),
         ));
-        let info: Vec<_> = t.history(Some(1)).try_collect().await?;
-        last.push(info.first().map(|i| {
-            format!(
-                "{} {}",
-                i.timestamp
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
-                    .unwrap_or_default(),
-                i.operation.clone().unwrap_or_default()
-            )
-        }));
+        last.push(Some(last_commit(&t).await?));
     }
     let schema = Arc::new(Schema::new(vec![
         Field::new("table", DataType::Utf8, false),

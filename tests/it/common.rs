@@ -62,6 +62,48 @@ impl Wh {
     }
 }
 
+/// Copies sample files from `data/<dir>` into `landing/<pipeline>` (all of them if `files`
+/// is None).
+pub fn drop_sample(wh: &Wh, pipeline: &str, dir: &str, files: Option<&[&str]>) {
+    let landing = wh.path().join("landing").join(pipeline);
+    std::fs::create_dir_all(&landing).expect("landing");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(dir);
+    let names: Vec<String> = match files {
+        Some(f) => f.iter().map(|s| s.to_string()).collect(),
+        None => std::fs::read_dir(&data)
+            .expect("data dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+            .collect(),
+    };
+    for n in names {
+        std::fs::copy(data.join(&n), landing.join(&n)).expect("copy sample");
+    }
+}
+
+/// `pipeline run NAME --json`: exit code and the parsed summary.
+pub fn run_pipeline(wh: &Wh, name: &str) -> (i32, serde_json::Value) {
+    let out = wh
+        .cmd()
+        .args(["pipeline", "run", name, "--json"])
+        .output()
+        .expect("run");
+    let code = out.status.code().unwrap_or(-1);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no JSON summary (exit {code}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, v)
+}
+
+/// A run that must succeed (exit 0); its summary.
+pub fn run_ok(wh: &Wh, name: &str) -> serde_json::Value {
+    let (code, v) = run_pipeline(wh, name);
+    assert_eq!(code, 0, "{v}");
+    v
+}
+
 /// CSV output without the header, one Vec per row.
 pub fn rows(csv: &str) -> Vec<Vec<String>> {
     csv.lines()

@@ -2,23 +2,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
-use crate::common::{Wh, rows};
-
-fn run(wh: &Wh) -> Value {
-    let out = wh
-        .cmd()
-        .args(["pipeline", "run", "ecommerce", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::common::{Wh, drop_sample, rows, run_ok};
 
 fn table(wh: &Wh, sql: &str) -> Vec<Vec<String>> {
     rows(&wh.csv(sql))
@@ -33,14 +17,9 @@ fn strs<const N: usize>(rows: &[[&str; N]]) -> Vec<Vec<String>> {
 #[test]
 fn ecommerce_routing_staging_cleaning_kpis_and_late_items() {
     let wh = Wh::new();
+    drop_sample(&wh, "ecommerce", "ecommerce", None);
     let landing = wh.path().join("landing/ecommerce");
-    std::fs::create_dir_all(&landing).unwrap();
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ecommerce");
-    for e in std::fs::read_dir(&data).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, landing.join(p.file_name().unwrap())).unwrap();
-    }
-    let s = run(&wh);
+    let s = run_ok(&wh, "ecommerce");
     // customers_*.csv has no known type; orders_*_no_num_of_item.csv lacks a column.
     assert_eq!(s["totals"]["files_rejected"], 2);
     assert_eq!(s["totals"]["rows_read"], 18);
@@ -117,7 +96,7 @@ fn ecommerce_routing_staging_cleaning_kpis_and_late_items() {
          999,1,complete,2024-03-15 12:00:00 UTC,,,,1\n",
     )
     .unwrap();
-    run(&wh);
+    run_ok(&wh, "ecommerce");
     assert_eq!(
         table(&wh, order_kpis),
         strs(&[
@@ -144,7 +123,7 @@ fn ecommerce_routing_staging_cleaning_kpis_and_late_items() {
          100,7,complete,2024-03-14 07:52:42 UTC,,,,0\n101,8,returned,2024-03-14 09:00:00 UTC,,,,1\n",
     )
     .unwrap();
-    run(&wh);
+    run_ok(&wh, "ecommerce");
     assert_eq!(
         table(
             &wh,
@@ -171,12 +150,17 @@ fn readme_kpi_queries_run_on_the_sample() {
         "README.md must quote sql/examples/ecommerce_kpis.sql verbatim"
     );
     let wh = Wh::new();
-    let landing = wh.path().join("landing/ecommerce");
-    std::fs::create_dir_all(&landing).unwrap();
-    for f in ["products_2024-03-15.csv", "orders_2024-03-15.csv", "order_items_2024-03-15.csv"] {
-        std::fs::copy(root.join("data/ecommerce").join(f), landing.join(f)).unwrap();
-    }
-    run(&wh);
+    drop_sample(
+        &wh,
+        "ecommerce",
+        "ecommerce",
+        Some(&[
+            "products_2024-03-15.csv",
+            "orders_2024-03-15.csv",
+            "order_items_2024-03-15.csv",
+        ]),
+    );
+    run_ok(&wh, "ecommerce");
     let out = wh
         .cmd()
         .arg("run-sql")
@@ -184,7 +168,11 @@ fn readme_kpi_queries_run_on_the_sample() {
         .args(["--format", "csv"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Last week ends 2024-03-16: Jeans 45 + 50, Unknown 15 + 4. The week of Monday
     // 2024-03-11 holds 4 orders; daily return rates 50, 0, 0 average 16.67.
     assert_eq!(

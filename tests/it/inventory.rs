@@ -1,24 +1,6 @@
 //! The `inventory` pipeline (contract §1) on data/inventory, with hand-worked KPIs.
 
-use std::path::Path;
-
-use serde_json::Value;
-
-use crate::common::{Wh, rows};
-
-fn run(wh: &Wh) -> Value {
-    let out = wh
-        .cmd()
-        .args(["pipeline", "run", "inventory", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::common::{Wh, drop_sample, rows, run_ok};
 
 fn kpis(wh: &Wh) -> Vec<Vec<String>> {
     rows(&wh.csv(
@@ -36,14 +18,9 @@ fn strs(rows: &[[&str; 6]]) -> Vec<Vec<String>> {
 #[test]
 fn inventory_sample_late_data_and_rerun() {
     let wh = Wh::new();
+    drop_sample(&wh, "inventory", "inventory", None);
     let landing = wh.path().join("landing/inventory");
-    std::fs::create_dir_all(&landing).unwrap();
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/inventory");
-    for e in std::fs::read_dir(&data).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, landing.join(p.file_name().unwrap())).unwrap();
-    }
-    let s = run(&wh);
+    let s = run_ok(&wh, "inventory");
     assert_eq!(s["status"], "partial");
     // 15 non-blank lines in the first file + 2 in the second; the empty file and the one
     // without last_updated/restock_threshold anywhere are rejected whole.
@@ -98,7 +75,7 @@ fn inventory_sample_late_data_and_rerun() {
     let late = "{\"inventory_id\": 3, \"product_id\": 102, \"warehouse_id\": 1, \"stock_level\": 9, \"restock_threshold\": 10, \"last_updated\": 1709254800}\n\
                 {\"inventory_id\": 20, \"product_id\": 1, \"warehouse_id\": 3, \"stock_level\": 1, \"restock_threshold\": 0, \"last_updated\": 1709251200.123456}\n";
     std::fs::write(landing.join("inventory_2024-03-01T05.jsonl"), late).unwrap();
-    let s = run(&wh);
+    let s = run_ok(&wh, "inventory");
     assert_eq!(s["totals"]["rows_valid"], 2);
     let expected = strs(&[
         ["2024-03-01", "1", "4", "153", "1", "2"],
@@ -118,7 +95,7 @@ fn inventory_sample_late_data_and_rerun() {
 
     // The same file again changes nothing.
     std::fs::write(landing.join("inventory_2024-03-01T05.jsonl"), late).unwrap();
-    let s = run(&wh);
+    let s = run_ok(&wh, "inventory");
     assert_eq!(s["files"][0]["status"], "duplicate");
     assert_eq!(kpis(&wh), expected);
     assert_eq!(rows(&wh.csv("SELECT count(*) FROM inventory")), [["7"]]);

@@ -1,17 +1,11 @@
 //! The batch lifecycle and the `pos` pipeline, end to end through the binary, on the sample
 //! files in data/pos. Golden values are worked out by hand in the comments.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::common::{Wh, rows};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/pos")
-        .join(name)
-}
+use crate::common::{Wh, drop_sample, rows, run_pipeline};
 
 const ALL: &[&str] = &[
     "pos_2024-03-01.csv",
@@ -21,27 +15,11 @@ const ALL: &[&str] = &[
 ];
 
 fn drop_files(wh: &Wh, files: &[&str]) {
-    let landing = wh.path().join("landing/pos");
-    std::fs::create_dir_all(&landing).unwrap();
-    for f in files {
-        std::fs::copy(data(f), landing.join(f)).unwrap();
-    }
+    drop_sample(wh, "pos", "pos", Some(files));
 }
 
 fn run_json(wh: &Wh) -> (i32, Value) {
-    let out = wh
-        .cmd()
-        .args(["pipeline", "run", "pos", "--json"])
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap_or(-1);
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "no JSON summary (exit {code}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, v)
+    run_pipeline(wh, "pos")
 }
 
 /// (date, product_id, units, gross, discounts, net, transactions)
@@ -294,15 +272,7 @@ fn pos_crash_at_every_boundary_then_rerun_equals_a_clean_run() {
     assert_eq!(run_json(&clean).0, 0);
     let expected = table_state(&clean);
 
-    for boundary in [
-        "after_read",
-        "after_validate",
-        "after_rejects",
-        "after_transform",
-        "after_ledger",
-        "after_archive",
-        "after_summary",
-    ] {
+    for boundary in stockroom::pipeline::fault::BOUNDARIES {
         let wh = Wh::new();
         drop_files(&wh, ALL);
         let out = wh
