@@ -1,11 +1,18 @@
-//! `stockroom generate pos --out DIR --rows N --seed S --dirty-ratio R [--files F]`.
+//! `stockroom generate pos --out DIR --rows N --seed S --dirty-ratio R [--files F]`,
+//! `stockroom generate inventory --out DIR --lines N [--files F --hours H --start DATE --skus K
+//! --warehouses W]` and `stockroom generate ecommerce --out DIR --scale X [--files-per-type F]`
+//! (both also with `--seed` and `--dirty-ratio`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use stockroom::generate::{PosSpec, generate_pos};
+use stockroom::generate::{
+    EcommerceSpec, GenerateSummary, InventorySpec, PosSpec, generate_ecommerce, generate_inventory,
+    generate_pos,
+};
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -30,6 +37,71 @@ pub enum GenerateWhat {
         #[arg(long, default_value_t = 1)]
         files: usize,
     },
+    /// Hourly inventory JSON-lines batches for the `inventory` pipeline.
+    Inventory {
+        /// Output directory (e.g. a warehouse's landing/inventory).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        lines: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Share of lines with exactly one defect (0..1).
+        #[arg(long, default_value_t = 0.0)]
+        dirty_ratio: f64,
+        /// Number of files (default: one per hour).
+        #[arg(long)]
+        files: Option<usize>,
+        /// First day of the readings (00:00 UTC).
+        #[arg(long, default_value = "2024-03-01")]
+        start: NaiveDate,
+        /// Hours the readings cover.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// Catalogue size (inventory_id 1..=skus).
+        #[arg(long, default_value_t = 10_000)]
+        skus: u64,
+        #[arg(long, default_value_t = 5)]
+        warehouses: u64,
+    },
+    /// Products, orders and order items CSV batches for the `ecommerce` pipeline.
+    Ecommerce {
+        /// Output directory (e.g. a warehouse's landing/ecommerce).
+        #[arg(long)]
+        out: PathBuf,
+        /// 1.0 = 100 000 orders, ~250 000 order items, 10 000 products.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Share of rows with exactly one defect (0..1).
+        #[arg(long, default_value_t = 0.0)]
+        dirty_ratio: f64,
+        #[arg(long, default_value_t = 1)]
+        files_per_type: usize,
+    },
+}
+
+fn check_ratio(dirty_ratio: f64) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&dirty_ratio) {
+        anyhow::bail!("--dirty-ratio {dirty_ratio}: expected a share between 0 and 1");
+    }
+    Ok(())
+}
+
+fn report(s: &GenerateSummary, what: &str, out: &std::path::Path, started: Instant) {
+    eprintln!(
+        "wrote {} {what} ({} dirty) in {} file(s), {:.1} MB, to {} in {:.2}s",
+        s.rows,
+        s.dirty_rows,
+        s.files.len(),
+        s.bytes as f64 / 1e6,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    for (k, v) in &s.dirty_by_kind {
+        eprintln!("  {k}: {v}");
+    }
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
@@ -41,9 +113,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             dirty_ratio,
             files,
         } => {
-            if !(0.0..=1.0).contains(&dirty_ratio) {
-                anyhow::bail!("--dirty-ratio {dirty_ratio}: expected a share between 0 and 1");
-            }
+            check_ratio(dirty_ratio)?;
             let started = Instant::now();
             let spec = PosSpec {
                 rows,
@@ -53,18 +123,53 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 ..PosSpec::default()
             };
             let s = generate_pos(&out, &spec)?;
-            eprintln!(
-                "wrote {} rows ({} dirty) in {} file(s), {:.1} MB, to {} in {:.2}s",
-                s.rows,
-                s.dirty_rows,
-                s.files.len(),
-                s.bytes as f64 / 1e6,
-                out.display(),
-                started.elapsed().as_secs_f64()
-            );
-            for (k, v) in &s.dirty_by_kind {
-                eprintln!("  {k}: {v}");
-            }
+            report(&s, "rows", &out, started);
+            Ok(ExitCode::SUCCESS)
+        }
+        GenerateWhat::Inventory {
+            out,
+            lines,
+            seed,
+            dirty_ratio,
+            files,
+            start,
+            hours,
+            skus,
+            warehouses,
+        } => {
+            check_ratio(dirty_ratio)?;
+            let started = Instant::now();
+            let spec = InventorySpec {
+                lines,
+                seed,
+                dirty_ratio,
+                files: files.unwrap_or(hours as usize).max(1),
+                start,
+                hours,
+                skus,
+                warehouses,
+            };
+            let s = generate_inventory(&out, &spec)?;
+            report(&s, "lines", &out, started);
+            Ok(ExitCode::SUCCESS)
+        }
+        GenerateWhat::Ecommerce {
+            out,
+            scale,
+            seed,
+            dirty_ratio,
+            files_per_type,
+        } => {
+            check_ratio(dirty_ratio)?;
+            let started = Instant::now();
+            let spec = EcommerceSpec {
+                scale,
+                seed,
+                dirty_ratio,
+                files_per_type: files_per_type.max(1),
+            };
+            let s = generate_ecommerce(&out, &spec)?;
+            report(&s, "rows", &out, started);
             Ok(ExitCode::SUCCESS)
         }
     }
