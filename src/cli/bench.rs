@@ -8,7 +8,10 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use stockroom::Executor;
-use stockroom::generate::{PosSpec, generate_pos};
+use stockroom::generate::{
+    EcommerceSpec, GenerateSummary, InventorySpec, PosSpec, generate_ecommerce, generate_inventory,
+    generate_pos,
+};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -33,6 +36,20 @@ pub enum BenchWhat {
         tables: usize,
         #[arg(long, default_value_t = 20)]
         runs: usize,
+    },
+    /// `generate inventory` then one `pipeline run inventory`.
+    Inventory {
+        #[arg(long, default_value_t = 5_000_000)]
+        lines: u64,
+        #[arg(long, default_value_t = 0.05)]
+        dirty_ratio: f64,
+    },
+    /// `generate ecommerce --scale S` then one `pipeline run ecommerce`.
+    Ecommerce {
+        #[arg(long, default_value_t = 10.0)]
+        scale: f64,
+        #[arg(long, default_value_t = 0.05)]
+        dirty_ratio: f64,
     },
     /// `generate pos` then one `pipeline run pos`: rows/s and peak memory.
     Pos {
@@ -63,6 +80,49 @@ async fn exec_ok(exec: &Executor, sql: &str) -> anyhow::Result<f64> {
     let t = Instant::now();
     exec.execute(sql).await?;
     Ok(t.elapsed().as_secs_f64())
+}
+
+fn report_generated(g: &GenerateSummary, started: Instant) {
+    println!(
+        "generated {} rows ({} dirty), {:.0} MB in {:.2}s",
+        g.rows,
+        g.dirty_rows,
+        g.bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Plain read of the generated files (the floor), then one pipeline run over them.
+async fn run_pipeline_bench(
+    exec: &Executor,
+    name: &str,
+    g: &GenerateSummary,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let mut bytes = 0u64;
+    for f in &g.files {
+        bytes += std::fs::read(f)?.len() as u64;
+    }
+    let read_secs = t.elapsed().as_secs_f64();
+    println!(
+        "plain read of the files: {read_secs:.3}s ({:.0} MB/s)",
+        bytes as f64 / 1e6 / read_secs
+    );
+    let pipelines = stockroom::pipeline::load_all(None)?;
+    let t = Instant::now();
+    let s = stockroom::pipeline::run(exec, &pipelines[name], &Default::default())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no files generated"))?;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "pipeline run {name}: {} rows read ({} valid, {} rejected) in {secs:.2}s = {:.0} rows/s; peak RSS {:.0} MB",
+        s.totals.rows_read,
+        s.totals.rows_valid,
+        s.totals.rows_rejected,
+        s.totals.rows_read as f64 / secs,
+        peak_rss_mb()
+    );
+    Ok(())
 }
 
 pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow::Result<ExitCode> {
@@ -97,8 +157,8 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
                 &exec,
                 &format!(
                     "CREATE TEMP TABLE bench_source AS \
-                     SELECT id, date, store_id, amount + 1 AS amount FROM bench_target \
-                     WHERE date < DATE '2024-01-01' + {touched} LIMIT {half} \
+                     SELECT * FROM (SELECT id, date, store_id, amount + 1 AS amount FROM bench_target \
+                     WHERE date < DATE '2024-01-01' + {touched} LIMIT {half}) \
                      UNION ALL \
                      SELECT {target_rows} + value AS id, DATE '2024-01-01' + CAST(value % {touched} AS INT) AS date, \
                             value % 1000 AS store_id, 1.0 AS amount \
@@ -182,7 +242,6 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
             files,
         } => {
             let landing = exec.warehouse().landing_dir("pos");
-            let t = Instant::now();
             let spec = PosSpec {
                 rows,
                 seed: 7,
@@ -190,38 +249,36 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
                 files,
                 ..PosSpec::default()
             };
+            let t = Instant::now();
             let g = generate_pos(&landing, &spec)?;
-            println!(
-                "generated {} rows, {:.0} MB in {:.2}s",
-                g.rows,
-                g.bytes as f64 / 1e6,
-                t.elapsed().as_secs_f64()
-            );
+            report_generated(&g, t);
+            run_pipeline_bench(&exec, "pos", &g).await?;
+        }
+        BenchWhat::Inventory { lines, dirty_ratio } => {
+            let landing = exec.warehouse().landing_dir("inventory");
+            let spec = InventorySpec {
+                lines,
+                seed: 7,
+                dirty_ratio,
+                ..InventorySpec::default()
+            };
             let t = Instant::now();
-            let mut bytes = 0u64;
-            for f in &g.files {
-                bytes += std::fs::read(f)?.len() as u64;
-            }
-            let read_secs = t.elapsed().as_secs_f64();
-            println!(
-                "plain read of the files: {:.3}s ({:.0} MB/s)",
-                read_secs,
-                bytes as f64 / 1e6 / read_secs
-            );
-            let pipelines = stockroom::pipeline::load_all(None)?;
+            let g = generate_inventory(&landing, &spec)?;
+            report_generated(&g, t);
+            run_pipeline_bench(&exec, "inventory", &g).await?;
+        }
+        BenchWhat::Ecommerce { scale, dirty_ratio } => {
+            let landing = exec.warehouse().landing_dir("ecommerce");
+            let spec = EcommerceSpec {
+                scale,
+                seed: 7,
+                dirty_ratio,
+                ..EcommerceSpec::default()
+            };
             let t = Instant::now();
-            let s = stockroom::pipeline::run(&exec, &pipelines["pos"], &Default::default())
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no files generated"))?;
-            let secs = t.elapsed().as_secs_f64();
-            println!(
-                "pipeline run pos: {} rows read ({} valid, {} rejected) in {secs:.2}s = {:.0} rows/s; peak RSS {:.0} MB",
-                s.totals.rows_read,
-                s.totals.rows_valid,
-                s.totals.rows_rejected,
-                s.totals.rows_read as f64 / secs,
-                peak_rss_mb()
-            );
+            let g = generate_ecommerce(&landing, &spec)?;
+            report_generated(&g, t);
+            run_pipeline_bench(&exec, "ecommerce", &g).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
