@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::catalog::{VersionSpec, open_delta};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
-use crate::ingest::{FileRead, ReadOptions, raw_schema, read_file};
+use crate::ingest::{FileRead, ReadOptions, raw_schema, read_bytes};
 use crate::pipeline::fault;
 use crate::pipeline::lock::RunLock;
 use crate::pipeline::manifest::Pipeline;
@@ -85,7 +85,6 @@ pub const LEDGER: &str = "stockroom_files";
 struct Input {
     path: PathBuf,
     name: String,
-    hash: String,
 }
 
 fn sql_str(s: &str) -> String {
@@ -252,12 +251,16 @@ async fn lifecycle(
     let mut batches: Vec<Vec<RecordBatch>> = vec![Vec::new(); tables.len()];
     let mut seen_in_batch: HashSet<String> = HashSet::new();
     for input in inputs {
+        // Each file is read once: hashed for the ledger, then parsed from the same bytes.
+        let bytes = std::fs::read(&input.path)
+            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        let hash = hex::encode(Sha256::digest(&bytes));
         let mut f = FileSummary {
             file: input.name.clone(),
-            file_hash: input.hash.clone(),
+            file_hash: hash.clone(),
             ..Default::default()
         };
-        if known.contains(&input.hash) || !seen_in_batch.insert(input.hash.clone()) {
+        if known.contains(&hash) || !seen_in_batch.insert(hash.clone()) {
             f.status = "duplicate".into();
             summary.files.push(f);
             continue;
@@ -284,7 +287,12 @@ async fn lifecycle(
             fields: fields.clone(),
             batch_rows: 65536,
         };
-        match read_file(&input.path, &input.name, &read_opts)? {
+        let gzip = input
+            .path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        let label = input.path.display().to_string();
+        match read_bytes(bytes, gzip, &label, &input.name, &read_opts)? {
             FileRead::Rejected { code, message } => {
                 f.status = "rejected".into();
                 f.reject_reason = Some(format!("{code}: {message}"));
@@ -292,7 +300,7 @@ async fn lifecycle(
             FileRead::Records { batches: bs, .. } => {
                 for b in bs {
                     let hash: ArrayRef =
-                        Arc::new(StringArray::from(vec![input.hash.as_str(); b.num_rows()]));
+                        Arc::new(StringArray::from(vec![hash.as_str(); b.num_rows()]));
                     let mut cols = b.columns().to_vec();
                     cols.push(hash);
                     batches[t].push(RecordBatch::try_new(schema.clone(), cols)?);
@@ -365,7 +373,7 @@ async fn lifecycle(
     Ok(())
 }
 
-/// Files in landing that belong to the pipeline, in name (code-point) order, with hashes.
+/// Files in landing that belong to the pipeline, in name (code-point) order.
 fn discover(landing: &Path, p: &Pipeline) -> Result<Vec<Input>> {
     let Ok(entries) = std::fs::read_dir(landing) else {
         return Ok(Vec::new());
@@ -383,10 +391,7 @@ fn discover(landing: &Path, p: &Pipeline) -> Result<Vec<Input>> {
         if !path.is_file() || !p.accepts(&name) {
             continue;
         }
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-        let hash = hex::encode(Sha256::digest(&bytes));
-        out.push(Input { path, name, hash });
+        out.push(Input { path, name });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
