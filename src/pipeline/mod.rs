@@ -5,9 +5,11 @@ pub mod graph;
 pub mod lock;
 pub mod manifest;
 pub mod notify;
+pub mod quality;
 pub mod run;
+pub mod steps;
 pub mod summary;
 
 pub use manifest::{Pipeline, load_all};
-pub use run::{RunOptions, run};
+pub use run::{RunOptions, run, run_single_step};
 pub use summary::RunSummary;
