@@ -6,15 +6,19 @@
 //!   ([`generate_inventory`]).
 //! - [`ecommerce`]: products / orders / order items CSV batches for the `ecommerce` pipeline
 //!   ([`generate_ecommerce`]).
+//! - [`inventory_ops`]: stock levels + daily transaction files for the `inventory-ops`
+//!   pipeline ([`generate_inventory_ops`]).
 //! - [`rng`]: the small PRNG they share (no dependency on `rand`).
 
 pub mod ecommerce;
 pub mod inventory;
+pub mod inventory_ops;
 pub mod pos;
 pub mod rng;
 
 pub use ecommerce::{EcommerceDefect, EcommerceSpec, generate_ecommerce};
 pub use inventory::{InventoryDefect, InventorySpec, generate_inventory};
+pub use inventory_ops::{InventoryOpsSpec, generate_inventory_ops};
 pub use pos::{GenerateSummary, PosDefect, PosSpec, generate_pos};
 
 /// Shared by the generators' tests.
