@@ -2,11 +2,13 @@
 //! one stock-level snapshot CSV and one transactions JSON-lines file per day.
 //!
 //! - `stock_levels_<start>.csv`: every (sku, warehouse) pair, `snapshot_at` = `start` 00:00 UTC.
-//!   SKUs are `SKU-00001`…, warehouses `WH-1`…; on hand 50..=500, reserved 0..=10 % of it,
+//!   SKUs are `SKU-00001`…, warehouses `WH-1`…; on hand 20..=300, reserved 0..=10 % of it,
 //!   reorder point 10..=60, reorder quantity 50..=200, lead time 2..=14 days.
 //! - `transactions_<date>.jsonl` for `days` days from `start`: about `events_per_pair_day`
-//!   events per pair and day — 80 % sales (`INVENTORY_UPDATE` -1..-5), 8 % receipts (+20..+100),
-//!   8 % reservations (+1..+5), 4 % releases (-1..-5). The day's events are spread evenly over
+//!   events per pair and day, following each pair's stock: 85 % sales (`INVENTORY_UPDATE`
+//!   -1..-5, never more than on hand), 8 % reservations (+1..+3), 7 % releases (-1..-3, never
+//!   more than reserved); at or below its reorder point a pair gets its reorder quantity
+//!   (`INVENTORY_UPDATE` +) with a 20 % chance per event. The day's events are spread evenly over
 //!   its 24 hours (so a clean day with >= 24 events has no empty hour) and written in time
 //!   order; event ids are unique (`EVT-<day>-<n>`).
 //!
@@ -48,6 +50,20 @@ impl Default for InventoryOpsSpec {
             seed: 42,
             dirty_ratio: 0.0,
         }
+    }
+}
+
+/// The spec of the bundled sample in `data/inventory-ops/` (also what `stockroom demo` lands):
+/// `generate inventory-ops --out data/inventory-ops --skus 12 --warehouses 2 --days 35 --seed 7
+/// --dirty-ratio 0.01`.
+pub fn sample_spec() -> InventoryOpsSpec {
+    InventoryOpsSpec {
+        skus: 12,
+        warehouses: 2,
+        days: 35,
+        seed: 7,
+        dirty_ratio: 0.01,
+        ..Default::default()
     }
 }
 
@@ -123,22 +139,26 @@ pub fn generate_inventory_ops(
         "sku,warehouse_id,product_name,category,quantity_on_hand,quantity_reserved,reorder_point,reorder_quantity,lead_time_days,unit_cost,snapshot_at",
     )?;
     const CATEGORIES: &[&str] = &["Electronics", "Apparel", "Home", "Toys", "Grocery"];
+    // Per pair: (on hand, reserved, reorder point, reorder quantity), moved by the events
+    // below so the stream stays plausible (no selling of stock that is not there).
+    let mut state: Vec<(i64, i64, i64, i64)> = Vec::new();
     for s in 1..=spec.skus {
         for wh in 1..=spec.warehouses {
-            let on_hand = rng.range(50, 500);
-            let mut reserved = rng.below(on_hand / 10 + 1);
+            let on_hand = rng.range(20, 300) as i64;
+            let mut reserved = rng.below(on_hand as u64 / 10 + 1) as i64;
             // The first pair is over-reserved when defects are on.
             if dirty_on && s == 1 && wh == 1 {
                 reserved = on_hand + 5;
                 *dirty.entry("over_reserved".into()).or_default() += 1;
             }
+            let (reorder_point, reorder_qty) =
+                (rng.range(10, 60) as i64, rng.range(50, 200) as i64);
+            state.push((on_hand, reserved, reorder_point, reorder_qty));
             let cat = CATEGORIES[(s % CATEGORIES.len() as u64) as usize];
             w.line(
                 &path,
                 &format!(
-                    "SKU-{s:05},WH-{wh},Product {s},{cat},{on_hand},{reserved},{},{},{},{}.{:02},{start}T00:00:00Z",
-                    rng.range(10, 60),
-                    rng.range(50, 200),
+                    "SKU-{s:05},WH-{wh},Product {s},{cat},{on_hand},{reserved},{reorder_point},{reorder_qty},{},{}.{:02},{start}T00:00:00Z",
                     rng.range(2, 14),
                     rng.range(1, 200),
                     rng.below(100)
@@ -187,13 +207,26 @@ pub fn generate_inventory_ops(
                 (secs / 60) % 60,
                 secs % 60
             );
+            let pair = ((sku - 1) * spec.warehouses + (wh - 1)) as usize;
+            let (on_hand, reserved, reorder_point, reorder_qty) = &mut state[pair];
             let roll = rng.below(100);
-            let (kind, change) = match roll {
-                0..80 => ("INVENTORY_UPDATE", -(rng.range(1, 5) as i64)),
-                80..88 => ("INVENTORY_UPDATE", rng.range(20, 100) as i64),
-                88..96 => ("RESERVATION", rng.range(1, 5) as i64),
-                _ => ("RESERVATION_RELEASE", -(rng.range(1, 5) as i64)),
+            let (kind, change) = if *on_hand <= *reorder_point && rng.chance(0.2) {
+                ("INVENTORY_UPDATE", *reorder_qty) // a replenishment arrives
+            } else if roll < 85 && *on_hand > 0 {
+                ("INVENTORY_UPDATE", -(rng.range(1, 5) as i64).min(*on_hand))
+            } else if roll < 93 || *reserved <= 0 {
+                ("RESERVATION", rng.range(1, 3) as i64)
+            } else {
+                (
+                    "RESERVATION_RELEASE",
+                    -(rng.range(1, 3) as i64).min(*reserved),
+                )
             };
+            match kind {
+                "INVENTORY_UPDATE" => *on_hand += change,
+                "RESERVATION" => *reserved += change,
+                _ => *reserved -= change.abs(),
+            }
             let mut defect = None;
             if dirty_on && !forced.is_empty() && i > 0 {
                 defect = forced.pop();
@@ -277,6 +310,25 @@ mod tests {
             );
         }
         assert_eq!(sa.files.len(), 4);
+    }
+
+    #[test]
+    fn bundled_sample_is_the_sample_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = generate_inventory_ops(dir.path(), &sample_spec()).unwrap();
+        let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/inventory-ops");
+        assert_eq!(
+            std::fs::read_dir(&bundled).unwrap().count(),
+            out.files.len()
+        );
+        for f in &out.files {
+            let name = f.file_name().unwrap();
+            assert_eq!(
+                std::fs::read(f).unwrap(),
+                std::fs::read(bundled.join(name)).unwrap(),
+                "{name:?} differs: regenerate data/inventory-ops"
+            );
+        }
     }
 
     #[test]

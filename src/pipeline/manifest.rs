@@ -28,6 +28,9 @@ pub struct Manifest {
     /// Data-quality checks, run by a step with `checks = true`.
     #[serde(default)]
     pub checks: Vec<CheckDef>,
+    /// When cron / systemd should run the pipeline (printed by `stockroom schedule`).
+    #[serde(default)]
+    pub schedules: Vec<ScheduleDef>,
     /// Tables the pipeline writes (reported with their versions).
     #[serde(default)]
     pub tables: Vec<String>,
@@ -92,6 +95,18 @@ pub struct CheckDef {
     pub warn_at: u64,
     /// `fail` from this many failing rows; absent = the check only warns.
     pub fail_at: Option<u64>,
+}
+
+/// One cadence of a pipeline, for `stockroom schedule`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScheduleDef {
+    pub name: String,
+    /// Five crontab fields, e.g. `0 2 * * *`.
+    pub cron: String,
+    /// The same cadence as a systemd `OnCalendar=` expression.
+    pub on_calendar: String,
+    /// Run only this step (`pipeline run NAME --step STEP`); absent = a whole batch run.
+    pub step: Option<String>,
 }
 
 fn one() -> u64 {
@@ -282,6 +297,22 @@ impl Pipeline {
         };
         p.batch_formats()?;
         p.step_waves()?;
+        for sch in &p.manifest.schedules {
+            if let Some(step) = &sch.step
+                && !p.steps().iter().any(|s| &s.name == step)
+            {
+                return Err(Error::Invalid(format!(
+                    "{origin}/pipeline.toml: schedule '{}' names step '{step}', but there is no such step",
+                    sch.name
+                )));
+            }
+            if sch.cron.split_whitespace().count() != 5 {
+                return Err(Error::Invalid(format!(
+                    "{origin}/pipeline.toml: schedule '{}': cron '{}' must have five fields",
+                    sch.name, sch.cron
+                )));
+            }
+        }
         Ok(p)
     }
 

@@ -1,5 +1,6 @@
 //! Pipelines as SQL: manifests, the batch lifecycle, and what a run leaves behind.
 
+pub mod dq_report;
 pub mod fault;
 pub mod graph;
 pub mod lock;
@@ -7,6 +8,7 @@ pub mod manifest;
 pub mod notify;
 pub mod quality;
 pub mod run;
+pub mod schedule;
 pub mod steps;
 pub mod summary;
 
