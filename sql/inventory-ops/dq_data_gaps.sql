@@ -1,7 +1,7 @@
 -- Data gaps: hours with no transaction at all between the first and the last hour of this
 -- batch's valid transactions.
 WITH hours AS (
-  SELECT date_trunc('hour', ts) AS hour
+  SELECT DISTINCT date_trunc('hour', ts) AS hour
   FROM checked_txn
   WHERE cardinality(reasons) = 0
 ),
@@ -12,5 +12,6 @@ span AS (
 )
 SELECT s.hour AS missing_hour
 FROM span s
-WHERE s.hour NOT IN (SELECT hour FROM hours)
+LEFT JOIN hours h ON h.hour = s.hour
+WHERE h.hour IS NULL
 ORDER BY missing_hour
