@@ -10,8 +10,7 @@ use clap::{Args, Subcommand};
 use stockroom::Executor;
 use stockroom::generate::{
     EcommerceSpec, GenerateSummary, InventoryOpsSpec, InventorySpec, PosSpec, generate_ecommerce,
-    generate_inventory, generate_inventory_ops,
-    generate_pos,
+    generate_inventory, generate_inventory_ops, generate_pos,
 };
 
 #[derive(Debug, Args)]
