@@ -435,3 +435,45 @@ fn schedule_prints_crontab_and_systemd_timers() {
     assert!(text.contains("OnCalendar=Mon *-*-* 01:00:00"));
     assert!(text.contains("OnCalendar=hourly"));
 }
+
+/// What must not differ between a clean run and a crashed-then-resumed one.
+fn ops_state(wh: &Wh) -> Vec<String> {
+    [
+        "SELECT sku, warehouse_id, quantity_on_hand, quantity_reserved FROM stock_levels ORDER BY sku, warehouse_id",
+        "SELECT event_id, quantity_change FROM inventory_transactions ORDER BY event_id",
+        "SELECT grain, period_start, sku, warehouse_id, units_in, units_out, txn_count FROM transaction_agg ORDER BY grain, period_start, sku, warehouse_id",
+        "SELECT * FROM inventory_daily_snapshots ORDER BY date, sku, warehouse_id",
+        "SELECT * FROM inventory_metrics ORDER BY sku, warehouse_id",
+        "SELECT sku, warehouse_id, stockout_risk, recommended_order_qty FROM low_stock_alerts ORDER BY sku, warehouse_id",
+        "SELECT * FROM weekly_summary ORDER BY week, warehouse_id",
+        "SELECT source_file, line_number, array_to_string(reasons, '|') FROM rejects ORDER BY source_file, line_number",
+    ]
+    .iter()
+    .map(|q| wh.csv(q))
+    .collect()
+}
+
+#[test]
+fn crash_then_rerun_equals_a_clean_run() {
+    let clean = Wh::new();
+    drop_sample(&clean, P, "inventory-ops-golden", None);
+    run_ok(&clean, P);
+    let expected = ops_state(&clean);
+    // Before the graph, after it (before the ledger), and before the files move.
+    for boundary in ["after_rejects", "after_transform", "after_ledger"] {
+        let wh = Wh::new();
+        drop_sample(&wh, P, "inventory-ops-golden", None);
+        let out = wh
+            .cmd()
+            .args(["pipeline", "run", P])
+            .env("STOCKROOM_FAULT", boundary)
+            .output()
+            .expect("run");
+        assert!(
+            !out.status.success(),
+            "{boundary}: the fault hook must abort"
+        );
+        run_ok(&wh, P);
+        assert_eq!(ops_state(&wh), expected, "after a crash at {boundary}");
+    }
+}
