@@ -1,7 +1,7 @@
 //! The Delta writes of a micro-batch, and what a restart reads back.
 //!
-//! Order within a batch: `product_events`, then `rejects`, then `product_inventory` — the
-//! last one is the commit point. Each write carries the application transaction
+//! Order within a batch: `product_events` and `rejects` (concurrently), then
+//! `product_inventory` — the last one is the commit point. Each write carries the application transaction
 //! ([`APP_ID`], last seq of the batch); the inventory's also carries the file position
 //! (byte offset and line count) so a restart knows where to read on.
 
@@ -255,42 +255,57 @@ impl Tables {
         state: &HashMap<String, Product>,
         batch_no: u64,
     ) -> Result<()> {
+        let t0 = std::time::Instant::now();
         let txn = || {
             CommitProperties::default()
                 .with_application_transaction(Transaction::new(APP_ID, b.last_seq))
         };
-        if !b.events.is_empty() {
-            let batch = events_batch(b)?;
-            self.events = self
-                .events
-                .clone()
-                .write(vec![batch])
-                .with_save_mode(SaveMode::Append)
-                .with_commit_properties(txn())
-                .await?;
-            self.commits += 1;
+        if !b.rejects.is_empty() && self.rejects.is_none() {
+            self.rejects = Some(
+                open_or_create(&self.warehouse, REJECTS, &rejects_schema(), &["pipeline"]).await?,
+            );
         }
-        fault::at("after_events", batch_no);
-        if !b.rejects.is_empty() {
-            if self.rejects.is_none() {
-                self.rejects = Some(
-                    open_or_create(&self.warehouse, REJECTS, &rejects_schema(), &["pipeline"])
-                        .await?,
-                );
-            }
-            if let Some(r) = self.rejects.take() {
-                let schema: SchemaRef = r.snapshot()?.snapshot().arrow_schema();
-                let batch = rejects_batch(b, &schema)?;
-                self.rejects = Some(
-                    r.write(vec![batch])
+        // The two side tables are independent: written concurrently, both before the
+        // inventory.
+        let events = (!b.events.is_empty()).then(|| self.events.clone());
+        let rejects = self.rejects.clone().filter(|_| !b.rejects.is_empty());
+        let write_events = async {
+            match events {
+                Some(t) => Ok::<_, Error>(Some(
+                    t.write(vec![events_batch(b)?])
                         .with_save_mode(SaveMode::Append)
                         .with_commit_properties(txn())
                         .await?,
-                );
-                self.commits += 1;
+                )),
+                None => Ok(None),
             }
+        };
+        let write_rejects = async {
+            match rejects {
+                Some(t) => {
+                    let schema: SchemaRef = t.snapshot()?.snapshot().arrow_schema();
+                    let batch = rejects_batch(b, &schema)?;
+                    Ok::<_, Error>(Some(
+                        t.write(vec![batch])
+                            .with_save_mode(SaveMode::Append)
+                            .with_commit_properties(txn())
+                            .await?,
+                    ))
+                }
+                None => Ok(None),
+            }
+        };
+        let (e, r) = tokio::try_join!(write_events, write_rejects)?;
+        if let Some(e) = e {
+            self.events = e;
+            self.commits += 1;
         }
-        fault::at("after_rejects", batch_no);
+        if let Some(r) = r {
+            self.rejects = Some(r);
+            self.commits += 1;
+        }
+        let t_side = t0.elapsed();
+        fault::at("after_side_tables", batch_no);
         let mut txns = vec![Transaction::new(APP_ID, b.last_seq)];
         if let Some(key) = &b.input_key {
             txns.push(Transaction::new(offset_app(key), b.end.offset as i64));
@@ -347,6 +362,12 @@ impl Tables {
             }
         }
         self.commits += 1;
+        tracing::debug!(
+            batch_no,
+            side_tables_ms = t_side.as_millis() as u64,
+            inventory_ms = (t0.elapsed() - t_side).as_millis() as u64,
+            "batch committed"
+        );
         fault::at("after_inventory", batch_no);
         Ok(())
     }

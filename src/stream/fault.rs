@@ -4,7 +4,8 @@
 //! boundary. Same variable as the batch pipelines' hook (`pipeline::fault`).
 
 /// The boundaries inside a batch's commit, in order.
-pub const BOUNDARIES: &[&str] = &["after_events", "after_rejects", "after_inventory"];
+/// `after_side_tables`: product_events and rejects committed, product_inventory not.
+pub const BOUNDARIES: &[&str] = &["after_side_tables", "after_inventory"];
 
 pub fn at(boundary: &str, batch_no: u64) {
     let Ok(v) = std::env::var("STOCKROOM_FAULT") else {

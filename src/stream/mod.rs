@@ -8,7 +8,7 @@
 //!
 //! - Every non-blank input line gets a `seq`, counted over the stream's whole life; the
 //!   stream offset is the last seq applied.
-//! - A micro-batch writes `product_events` (accepted events with their outcome), then
+//! - A micro-batch writes `product_events` (accepted events with their outcome) and
 //!   `rejects` (partition `inventory-events`), then `product_inventory` (one MERGE). Each
 //!   commit carries the Delta application transaction `stockroom-stream:inventory-events`
 //!   with version = the batch's last seq. The inventory commit — the commit point — also
@@ -112,7 +112,12 @@ pub async fn run(
     let mut tables = Tables::open(&wh).await?;
     let resume = tables.resume(&opts.input).await?;
     let mut state = tables.load_state(ctx).await?;
-    let mut rx = source::spawn(&opts.input, resume.position, opts.follow)?;
+    let mut rx = source::spawn(
+        &opts.input,
+        resume.position,
+        opts.follow,
+        opts.batch_size.clamp(1024, 200_000),
+    )?;
     let input_key = commit::input_key(&opts.input);
     let source_name = opts.input.name();
 
@@ -215,9 +220,6 @@ async fn sleep_until(d: Option<tokio::time::Instant>) {
     }
 }
 
-/// A line's validation result: the event or its reason codes.
-type Parsed = std::result::Result<event::Event, Vec<String>>;
-
 struct BatchCtx<'a> {
     tables: &'a mut Tables,
     ctx: &'a datafusion::prelude::SessionContext,
@@ -235,6 +237,7 @@ async fn process(
     next_seq: &mut i64,
     s: &mut StreamSummary,
 ) -> Result<()> {
+    let t0 = Instant::now();
     let oldest = lines.iter().map(|l| l.read_at).min();
     let end = lines
         .last()
@@ -243,17 +246,12 @@ async fn process(
             lines: l.line_number,
         })
         .unwrap_or_default();
-    let parsed: Vec<(i64, &Line, Parsed)> = lines
+    let parsed: Vec<(i64, &Line, &source::Parsed)> = lines
         .iter()
         .map(|l| {
             let seq = *next_seq;
             *next_seq += 1;
-            let r = if l.utf8 {
-                event::parse(&l.text)
-            } else {
-                Err(vec!["MALFORMED".to_string()])
-            };
-            (seq, l, r)
+            (seq, l, &l.parsed)
         })
         .collect();
     let last_seq = *next_seq - 1;
@@ -301,6 +299,12 @@ async fn process(
         run_id: b.run_id,
         now: chrono::Utc::now().timestamp_micros(),
     };
+    tracing::debug!(
+        batch_no = b.batch_no,
+        events = parsed.len(),
+        parse_fold_ms = t0.elapsed().as_millis() as u64,
+        "batch folded"
+    );
     b.tables.commit(b.ctx, &write, b.state, b.batch_no).await?;
 
     s.events_read += parsed.len() as u64;

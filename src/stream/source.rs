@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::stream::event::{self, Event};
+
+/// A line's validation result: the event or its reason codes.
+pub type Parsed = std::result::Result<Event, Vec<String>>;
 
 /// The input of a stream.
 #[derive(Debug, Clone)]
@@ -28,13 +32,13 @@ impl Input {
     }
 }
 
-/// One non-blank input line.
+/// One non-blank input line, already validated (on the reader thread, so that parsing
+/// overlaps the previous batch's commit).
 #[derive(Debug)]
 pub struct Line {
+    pub parsed: Parsed,
     /// The line without its line ending (lossily decoded if it was not UTF-8).
     pub text: String,
-    /// False when the bytes were not UTF-8 (the event is then MALFORMED).
-    pub utf8: bool,
     /// 1-based physical line number in the input (blank lines count).
     pub line_number: u64,
     /// Byte offset just after this line: where a restart continues.
@@ -62,8 +66,15 @@ pub struct Position {
 
 /// Starts the reader thread. For a file, reading starts at `start`; a file shorter than
 /// `start.offset` is an error (it is not the file that was streamed).
-pub fn spawn(input: &Input, start: Position, follow: bool) -> Result<mpsc::Receiver<Item>> {
-    let (tx, rx) = mpsc::channel(8192);
+/// `capacity`: lines the reader may run ahead (about one batch lets it validate the next
+/// batch while the current one commits).
+pub fn spawn(
+    input: &Input,
+    start: Position,
+    follow: bool,
+    capacity: usize,
+) -> Result<mpsc::Receiver<Item>> {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
     let reader: Box<dyn Read + Send> = match input {
         Input::Stdin => Box::new(std::io::stdin()),
         Input::File(p) => {
@@ -169,13 +180,17 @@ fn send_line(
     let ok = if blank {
         true
     } else {
-        let (text, utf8) = match std::str::from_utf8(bytes) {
-            Ok(s) => (s.to_string(), true),
-            Err(_) => (String::from_utf8_lossy(bytes).into_owned(), false),
+        let (text, parsed) = match std::str::from_utf8(bytes) {
+            Ok(s) => (s.to_string(), event::parse(s)),
+            // Not UTF-8: kept (lossily) for the reject, never parsed.
+            Err(_) => (
+                String::from_utf8_lossy(bytes).into_owned(),
+                Err(vec!["MALFORMED".to_string()]),
+            ),
         };
         tx.blocking_send(Item::Line(Line {
+            parsed,
             text,
-            utf8,
             line_number,
             end_offset,
             read_at: Instant::now(),
@@ -194,7 +209,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("e.jsonl");
         std::fs::write(&p, content).unwrap();
-        let mut rx = spawn(&Input::File(p), start, false).unwrap();
+        let mut rx = spawn(&Input::File(p), start, false, 16).unwrap();
         let mut out = Vec::new();
         while let Some(item) = rx.blocking_recv() {
             match item {

@@ -8,3 +8,4 @@ mod front_ends;
 mod inventory;
 mod pipelines;
 mod shell;
+mod stream;
