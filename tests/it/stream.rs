@@ -444,3 +444,80 @@ fn file_count_stays_bounded_over_many_micro_batches() {
         crate::common::independent_row_count(&wh.path().join("tables/product_inventory"))
     );
 }
+
+/// SIGTERM while following a growing file: what was read is committed, the process exits 0
+/// with its summary; appended lines are picked up by the next start.
+#[test]
+fn follow_then_sigterm_commits_and_exits_cleanly() {
+    let wh = Wh::new();
+    let f = wh.dir.path().join("growing.jsonl");
+    let initial = std::fs::read_to_string(data("01_audit_initial.jsonl")).unwrap();
+    std::fs::write(&f, &initial).unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
+        .arg("--warehouse")
+        .arg(wh.path())
+        .args([
+            "stream",
+            "inventory-events",
+            "--follow",
+            "--batch-ms",
+            "100",
+            "--json",
+            "--input",
+        ])
+        .arg(&f)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait_for = |n: &str| {
+        let started = Instant::now();
+        loop {
+            let out = wh
+                .cmd()
+                .args([
+                    "query",
+                    "SELECT count(*) AS n FROM product_events",
+                    "--format",
+                    "csv",
+                ])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout) == format!("n\n{n}\n") {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "never saw {n} events"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("7");
+    // The file grows (the first half of a line, then the rest): the stream picks it up.
+    let events = std::fs::read_to_string(data("02_audit_events.jsonl")).unwrap();
+    let (a, b) = events.split_at(40);
+    let mut file = std::fs::OpenOptions::new().append(true).open(&f).unwrap();
+    use std::io::Write;
+    file.write_all(a.as_bytes()).unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    file.write_all(b.as_bytes()).unwrap();
+    file.flush().unwrap();
+    wait_for("11");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["stopped_by"], "signal");
+    assert_eq!(s["last_seq"], 13);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("13 events"));
+    assert_eq!(rows(&wh.csv(REJECTS)).len(), 2);
+}
