@@ -197,6 +197,15 @@ fn every_reason_code() {
         wh.csv("SELECT quantity FROM product_inventory"),
         "quantity\n0\n"
     );
+    // The stream created the shared rejects table; a batch pipeline MERGEs into it as usual.
+    crate::common::drop_sample(&wh, "pos", "pos", Some(&["pos_2024-03-01.csv"]));
+    crate::common::run_ok(&wh, "pos");
+    assert_eq!(
+        rows(&wh.csv(
+            "SELECT pipeline = 'pos' AS p, count(*) > 0 AS some FROM rejects GROUP BY pipeline = 'pos' ORDER BY p"
+        )),
+        vec![vec!["false", "true"], vec!["true", "true"]]
+    );
 }
 
 #[test]
