@@ -86,7 +86,13 @@ pub async fn run(exec: Executor, args: StreamArgs) -> anyhow::Result<ExitCode> {
     };
     let live = std::io::stderr().is_terminal();
     let progress: Option<stream::Progress> = if live {
-        Some(Box::new(|s, started| {
+        let mut last: Option<std::time::Instant> = None;
+        Some(Box::new(move |s, started| {
+            // At most ten redraws a second, however small the batches.
+            if last.is_some_and(|t| t.elapsed().as_millis() < 100) {
+                return;
+            }
+            last = Some(std::time::Instant::now());
             let mut e = std::io::stderr().lock();
             let _ = write!(e, "\r\x1b[2K{}", s.live_line(started));
             let _ = e.flush();

@@ -176,6 +176,11 @@ pub async fn run(
             _ = &mut stop => {
                 stopped = true;
                 s.stopped_by = "signal".into();
+                // Lines the reader already took from the input are committed too: from a
+                // pipe they could not be read again.
+                while let Ok(Item::Line(l)) = rx.try_recv() {
+                    pending.push(l);
+                }
             }
             item = rx.recv() => match item {
                 Some(Item::Line(l)) => {
