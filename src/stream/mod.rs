@@ -215,7 +215,20 @@ pub async fn run(
     s.delta_commits = tables.commits;
     s.seconds = started.elapsed().as_secs_f64();
     s.events_per_second = s.rate(started.elapsed());
+    write_summary(&wh.runs_dir().join(PIPELINE), &s)?;
     Ok(s)
+}
+
+/// `runs/inventory-events/<run_id>.json`, written atomically (temp file + rename).
+fn write_summary(dir: &std::path::Path, s: &StreamSummary) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let path = dir.join(format!("{}.json", s.run_id));
+    let tmp = dir.join(format!(".{}.json.tmp", s.run_id));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(s)?)
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 async fn sleep_until(d: Option<tokio::time::Instant>) {

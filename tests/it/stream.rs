@@ -71,6 +71,13 @@ fn audit_session_of_the_original_system() {
     );
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["input"], "stdin");
+    // The session's summary is also kept under runs/.
+    let kept = wh
+        .path()
+        .join("runs/inventory-events")
+        .join(format!("{}.json", s["run_id"].as_str().unwrap()));
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(kept).unwrap()).unwrap();
+    assert_eq!(kept["events_read"], 7);
     assert_eq!(s["outcomes"]["inserted"], 7);
     // Then the six events, one micro-batch each, so the change feed shows every step.
     let s = stream(&wh, &data("02_audit_events.jsonl"), &["--batch-size", "1"]);
