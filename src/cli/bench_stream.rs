@@ -121,12 +121,11 @@ async fn max_seq(exec: &Executor) -> Option<i64> {
     (!a.is_null(0)).then(|| a.value(0))
 }
 
-async fn latency(root: &Path, warehouse_arg: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
+async fn latency(root: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
     let exec = fresh(root, "bench-stream-b")?;
     let wh = exec.warehouse().root().to_path_buf();
     let file = wh.join("live.jsonl");
     std::fs::write(&file, b"")?;
-    let _ = warehouse_arg;
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .arg("--warehouse")
         .arg(&wh)
@@ -301,7 +300,7 @@ pub async fn run(warehouse: &Path, a: StreamBenchArgs) -> anyhow::Result<()> {
         throughput(&root, &a).await?;
     }
     if on("b") {
-        latency(&root, warehouse, &a).await?;
+        latency(&root, &a).await?;
     }
     if on("c") {
         small_batches(&root, &a, 100).await?;

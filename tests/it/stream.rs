@@ -537,3 +537,39 @@ fn follow_then_sigterm_commits_and_exits_cleanly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("13 events"));
     assert_eq!(rows(&wh.csv(REJECTS)).len(), 2);
 }
+
+#[test]
+fn generate_inventory_events_to_stdout_is_deterministic() {
+    let wh = Wh::new();
+    let run = |seed: &str| {
+        let out = wh
+            .cmd()
+            .args([
+                "generate",
+                "inventory-events",
+                "--count",
+                "50",
+                "--seed",
+                seed,
+                "--invalid-ratio",
+                "0.2",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let a = run("1");
+    assert_eq!(a.lines().count(), 50);
+    assert_eq!(a, run("1"));
+    assert_ne!(a, run("2"));
+    // Piped into the stream, every line ends in a table or in rejects.
+    let out = wh
+        .cmd()
+        .args(["stream", "inventory-events", "--json"])
+        .write_stdin(a)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_no_duplicates(&wh, 50);
+}
