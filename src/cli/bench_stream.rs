@@ -39,6 +39,9 @@ pub struct StreamBenchArgs {
     /// (c) events per micro-batch.
     #[arg(long, default_value_t = 50)]
     pub micro_batch_size: usize,
+    /// (c) the stream's maintenance interval (compared with no maintenance).
+    #[arg(long, default_value_t = 100)]
+    pub maintain_every: u64,
     /// Run only these parts (a, b, c); default all.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -303,7 +306,7 @@ pub async fn run(warehouse: &Path, a: StreamBenchArgs) -> anyhow::Result<()> {
         latency(&root, &a).await?;
     }
     if on("c") {
-        small_batches(&root, &a, 100).await?;
+        small_batches(&root, &a, a.maintain_every).await?;
         small_batches(&root, &a, 0).await?;
     }
     Ok(())
