@@ -9,8 +9,8 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 use stockroom::Executor;
 use stockroom::generate::{
-    EcommerceSpec, GenerateSummary, InventorySpec, PosSpec, generate_ecommerce, generate_inventory,
-    generate_pos,
+    EcommerceSpec, GenerateSummary, InventoryOpsSpec, InventorySpec, PosSpec, generate_ecommerce,
+    generate_inventory, generate_inventory_ops, generate_pos,
 };
 
 #[derive(Debug, Args)]
@@ -49,6 +49,21 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 10.0)]
         scale: f64,
         #[arg(long, default_value_t = 0.05)]
+        dirty_ratio: f64,
+    },
+    /// `generate inventory-ops` (default 10k skus x 5 warehouses x 90 days, ~5M events) then
+    /// one `pipeline run inventory-ops`: wall time and peak memory.
+    #[command(name = "inventory-ops")]
+    InventoryOps {
+        #[arg(long, default_value_t = 10_000)]
+        skus: u64,
+        #[arg(long, default_value_t = 5)]
+        warehouses: u64,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        #[arg(long, default_value_t = 1.1)]
+        events_per_pair_day: f64,
+        #[arg(long, default_value_t = 0.001)]
         dirty_ratio: f64,
     },
     /// `generate pos` then one `pipeline run pos`: rows/s and peak memory.
@@ -270,6 +285,28 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
             let g = generate_inventory(&landing, &spec)?;
             report_generated(&g, t);
             run_pipeline_bench(&exec, "inventory", &g).await?;
+        }
+        BenchWhat::InventoryOps {
+            skus,
+            warehouses,
+            days,
+            events_per_pair_day,
+            dirty_ratio,
+        } => {
+            let landing = exec.warehouse().landing_dir("inventory-ops");
+            let spec = InventoryOpsSpec {
+                skus,
+                warehouses,
+                days,
+                events_per_pair_day,
+                dirty_ratio,
+                seed: 7,
+                ..InventoryOpsSpec::default()
+            };
+            let t = Instant::now();
+            let g = generate_inventory_ops(&landing, &spec)?;
+            report_generated(&g, t);
+            run_pipeline_bench(&exec, "inventory-ops", &g).await?;
         }
         BenchWhat::Ecommerce { scale, dirty_ratio } => {
             let landing = exec.warehouse().landing_dir("ecommerce");

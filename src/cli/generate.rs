@@ -12,8 +12,8 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use stockroom::generate::{
-    EcommerceSpec, GenerateSummary, InventoryEventsSpec, InventorySpec, PosSpec,
-    generate_ecommerce, generate_inventory, generate_pos, write_events,
+    EcommerceSpec, GenerateSummary, InventoryEventsSpec, InventoryOpsSpec, InventorySpec, PosSpec,
+    generate_ecommerce, generate_inventory, generate_inventory_ops, generate_pos, write_events,
 };
 
 #[derive(Debug, Args)]
@@ -99,6 +99,31 @@ pub enum GenerateWhat {
         /// Write to this file (appending) instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Stock levels (CSV) and daily transactions (JSONL) for the `inventory-ops` pipeline.
+    #[command(name = "inventory-ops")]
+    InventoryOps {
+        /// Output directory (e.g. a warehouse's landing/inventory-ops).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        skus: u64,
+        #[arg(long, default_value_t = 2)]
+        warehouses: u64,
+        /// Days of transactions (one file per day).
+        #[arg(long, default_value_t = 35)]
+        days: u32,
+        /// The snapshot's day and the first day of transactions.
+        #[arg(long, default_value = "2024-03-01")]
+        start: NaiveDate,
+        /// Average events per (sku, warehouse) and day.
+        #[arg(long, default_value_t = 1.1)]
+        events_per_pair_day: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Share of events with one defect (0..1); above 0, every kind occurs at least once.
+        #[arg(long, default_value_t = 0.0)]
+        dirty_ratio: f64,
     },
 }
 
@@ -191,6 +216,31 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             invalid_ratio,
             out,
         } => inventory_events(count, rate, seed, invalid_ratio, out),
+        GenerateWhat::InventoryOps {
+            out,
+            skus,
+            warehouses,
+            days,
+            start,
+            events_per_pair_day,
+            seed,
+            dirty_ratio,
+        } => {
+            check_ratio(dirty_ratio)?;
+            let started = Instant::now();
+            let spec = InventoryOpsSpec {
+                skus,
+                warehouses,
+                days,
+                start,
+                events_per_pair_day,
+                seed,
+                dirty_ratio,
+            };
+            let s = generate_inventory_ops(&out, &spec)?;
+            report(&s, "rows", &out, started);
+            Ok(ExitCode::SUCCESS)
+        }
         GenerateWhat::Pos {
             out,
             rows,

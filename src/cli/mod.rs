@@ -4,11 +4,13 @@ mod bench;
 mod bench_stream;
 mod completion;
 mod demo;
+mod dq;
 mod generate;
 mod pipeline;
 mod query;
 mod repl;
 mod run_sql;
+mod schedule;
 mod stream;
 
 use std::path::PathBuf;
@@ -63,6 +65,10 @@ pub enum Command {
     Stream(stream::StreamArgs),
     /// Load the bundled sample data, run every pipeline on it, then the SQL tour.
     Demo(demo::DemoArgs),
+    /// Data-quality results of the pipelines' checks.
+    Dq(dq::DqArgs),
+    /// Print the pipelines' schedules as crontab lines or systemd timers (no daemon).
+    Schedule(schedule::ScheduleArgs),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -89,6 +95,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Bench(a)) => {
             bench::run(open(&args.warehouse)?, a, args.warehouse.clone()).await
         }
+        Some(Command::Dq(a)) => dq::run(open(&args.warehouse)?, a).await,
+        Some(Command::Schedule(a)) => schedule::run(&args.warehouse, a),
         Some(Command::Demo(a)) => {
             let wh = a
                 .warehouse_override

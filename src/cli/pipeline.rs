@@ -52,6 +52,17 @@ pub struct RunArgs {
     /// POST each notification to this URL too.
     #[arg(long)]
     pub notify_webhook: Option<String>,
+    /// Run only this step of the pipeline's graph, over the tables as they are (no landing
+    /// files); for schedules that refresh aggregates or alerts between batch runs.
+    #[arg(long, conflicts_with_all = ["all", "landing"])]
+    pub step: Option<String>,
+    /// The as-of date (YYYY-MM-DD) for pipelines with trailing windows (default: the date
+    /// of the latest data).
+    #[arg(long)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// A SQL variable for the pipeline's steps: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_parser = super::parse_var)]
+    pub vars: Vec<(String, String)>,
 }
 
 /// Exit codes: 0 succeeded or partial, 2 failed (no valid record), 1 error.
@@ -104,12 +115,32 @@ pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode>
             } else {
                 r.name.clone().into_iter().collect()
             };
+            let mut vars: stockroom::sql::vars::Vars = r.vars.iter().cloned().collect();
+            if let Some(d) = r.as_of {
+                vars.insert("as_of".into(), d.format("%Y-%m-%d").to_string());
+            }
             let opts = RunOptions {
                 landing: r.landing.clone(),
                 webhook: r.notify_webhook.clone(),
                 validate_only: false,
                 on_step: progress(r.json),
+                vars,
             };
+            if let (Some(step), Some(name)) = (&r.step, &r.name) {
+                let found = pipeline::run_single_step(&exec, find(name)?, step, &opts).await?;
+                if r.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"pipeline": name, "step": step, "alerts": found.alerts})
+                    );
+                } else {
+                    println!("{name}: step {step} done");
+                    for a in &found.alerts {
+                        println!("  alert: {a}");
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut code = ExitCode::SUCCESS;
             for name in names {
                 let Some(p) = all.get(&name) else {
@@ -147,23 +178,26 @@ pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode>
 /// A spinner per step when stderr is a terminal (and the summary is not for a program);
 /// otherwise `None`, and the steps are logged as plain tracing lines.
 fn progress(json: bool) -> Option<pipeline::run::StepObserver> {
+    use std::collections::HashMap;
     use std::io::IsTerminal;
     use std::sync::{Arc, Mutex};
     if json || !std::io::stderr().is_terminal() {
         return None;
     }
-    let current: Arc<Mutex<Option<indicatif::ProgressBar>>> = Arc::new(Mutex::new(None));
+    // Steps of one wave run concurrently: one spinner each, keyed by step name.
+    let multi = indicatif::MultiProgress::new();
+    let bars: Arc<Mutex<HashMap<String, indicatif::ProgressBar>>> = Arc::default();
     Some(Arc::new(move |step: &str, done: Option<f64>| {
-        let Ok(mut cur) = current.lock() else { return };
+        let Ok(mut bars) = bars.lock() else { return };
         match done {
             None => {
-                let bar = indicatif::ProgressBar::new_spinner();
+                let bar = multi.add(indicatif::ProgressBar::new_spinner());
                 bar.set_message(step.to_string());
                 bar.enable_steady_tick(std::time::Duration::from_millis(100));
-                *cur = Some(bar);
+                bars.insert(step.to_string(), bar);
             }
             Some(secs) => {
-                if let Some(bar) = cur.take() {
+                if let Some(bar) = bars.remove(step) {
                     bar.finish_with_message(format!("{step} ({secs:.2}s)"));
                 }
             }
@@ -204,8 +238,20 @@ pub fn print_summary(s: &RunSummary, json: bool) -> anyhow::Result<()> {
                 .unwrap_or_default()
         );
     }
+    for c in &s.quality {
+        println!(
+            "  check {:<28} {:<5} {} failing row(s)",
+            c.check, c.status, c.failed_rows
+        );
+    }
+    for a in &s.alerts {
+        println!("  alert: {a}");
+    }
     for tv in &s.tables_written {
         println!("  table {} → version {}", tv.table, tv.version);
+    }
+    if let Some(e) = &s.error {
+        println!("  error: {e}");
     }
     Ok(())
 }

@@ -331,6 +331,19 @@ pub async fn merge(
             "MERGE source and target are both called '{source_alias}'; give one an alias"
         )));
     }
+    if table.snapshot()?.log_data().num_files() == 0
+        && let Some(report) = merge_into_empty(
+            ctx,
+            &table,
+            &name,
+            &stmt.clauses,
+            &source_sql,
+            &source_alias,
+        )
+        .await?
+    {
+        return Ok(report);
+    }
     let source = ctx.sql(&source_sql).await?;
     let source_cols: Vec<String> = source
         .schema()
@@ -459,6 +472,77 @@ pub async fn merge(
         files_added: m.num_target_files_added as u64,
         files_removed: m.num_target_files_removed as u64,
     })
+}
+
+/// A MERGE into a table without rows can only insert: every source row is "not matched" and no
+/// target row exists for the other clauses. When its one insert clause is `INSERT *`, it is
+/// written as an append of the (filtered) source, which skips the join — a pipeline's first
+/// load of millions of rows is several times faster. `None`: take the general path.
+async fn merge_into_empty(
+    ctx: &SessionContext,
+    table: &DeltaTable,
+    name: &str,
+    clauses: &[ast::MergeClause],
+    source_sql: &str,
+    source_alias: &str,
+) -> Result<Option<WriteReport>> {
+    let inserts: Vec<&ast::MergeClause> = clauses
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.clause_kind,
+                MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget
+            )
+        })
+        .collect();
+    let [clause] = inserts.as_slice() else {
+        return Ok(None);
+    };
+    let MergeAction::Insert(ins) = &clause.action else {
+        return Ok(None);
+    };
+    if !ins.columns.is_empty() || !matches!(ins.kind, MergeInsertKind::Row) {
+        return Ok(None);
+    }
+    let filter = match &clause.predicate {
+        Some(p) => format!(" WHERE {}", subquery::resolve(ctx, p.clone()).await?),
+        None => String::new(),
+    };
+    let source = ctx
+        .sql(&format!(
+            "SELECT * FROM ({source_sql}) AS \"{}\"{filter}",
+            source_alias.replace('"', "\"\"")
+        ))
+        .await?;
+    let target = table.snapshot()?.snapshot().arrow_schema();
+    let mut exprs = Vec::new();
+    for f in target.fields() {
+        if source
+            .schema()
+            .field_with_unqualified_name(f.name())
+            .is_err()
+        {
+            return Err(Error::Invalid(format!(
+                "INSERT *: target column '{}' is not a column of the MERGE source",
+                f.name()
+            )));
+        }
+        exprs.push(
+            datafusion::prelude::cast(datafusion::prelude::ident(f.name()), f.data_type().clone())
+                .alias(f.name()),
+        );
+    }
+    let plan = source.select(exprs)?.into_unoptimized_plan();
+    let table = table
+        .clone()
+        .write(Vec::new())
+        .with_input_plan(plan)
+        .with_session_state(Arc::new(ctx.state()))
+        .with_save_mode(SaveMode::Append)
+        .await?;
+    let mut report = last_commit_report(&table, name).await?;
+    report.operation = "MERGE".into();
+    Ok(Some(report))
 }
 
 /// `SET c = v, …` (or `SET *`) as (column, expression) pairs.

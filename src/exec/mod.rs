@@ -92,11 +92,30 @@ impl Executor {
         batches: Vec<datafusion::arrow::record_batch::RecordBatch>,
     ) -> Result<()> {
         let _ = self.schema.deregister_table(name);
-        self.schema.register_table(
-            name.to_string(),
-            Arc::new(MemTable::try_new(schema, vec![batches])?),
-        )?;
+        self.schema
+            .register_table(name.to_string(), self.mem_table(schema, batches)?)?;
         Ok(())
+    }
+
+    /// An in-memory table split round-robin into the session's target partitions, so scans
+    /// of a temporary table run on every core (one partition would serialise them). Row
+    /// order across batches is not kept — SQL tables have none; steps order explicitly.
+    fn mem_table(
+        &self,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        batches: Vec<datafusion::arrow::record_batch::RecordBatch>,
+    ) -> Result<Arc<MemTable>> {
+        let n = self
+            .ctx
+            .state()
+            .config()
+            .target_partitions()
+            .clamp(1, batches.len().max(1));
+        let mut parts = vec![Vec::new(); n];
+        for (i, b) in batches.into_iter().enumerate() {
+            parts[i % n].push(b);
+        }
+        Ok(Arc::new(MemTable::try_new(schema, parts)?))
     }
 
     /// Runs a query and returns its batches (for code that reads results, not people).
@@ -209,10 +228,8 @@ impl Executor {
             let schema = batches.first().map(|b| b.schema()).unwrap_or(logical);
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             let _ = self.schema.deregister_table(&name);
-            self.schema.register_table(
-                name.clone(),
-                Arc::new(MemTable::try_new(schema, vec![batches])?),
-            )?;
+            self.schema
+                .register_table(name.clone(), self.mem_table(schema, batches)?)?;
             return Ok(Outcome::Message(format!(
                 "temporary table {name}: {rows} rows"
             )));

@@ -17,9 +17,20 @@ pub struct Manifest {
     pub input: InputSpec,
     /// SQL files run before the decision; they must leave table `checked`.
     pub validate: Vec<String>,
-    /// SQL files run after the decision.
+    /// SQL files run after the decision, one after the other (shorthand for a chain of
+    /// `[[steps]]`).
     #[serde(default)]
     pub transform: Vec<String>,
+    /// The steps after the decision as a graph: each runs when the steps it names in `after`
+    /// are done, and steps that are ready together run concurrently. Replaces `transform`.
+    #[serde(default)]
+    pub steps: Vec<StepDef>,
+    /// Data-quality checks, run by a step with `checks = true`.
+    #[serde(default)]
+    pub checks: Vec<CheckDef>,
+    /// When cron / systemd should run the pipeline (printed by `stockroom schedule`).
+    #[serde(default)]
+    pub schedules: Vec<ScheduleDef>,
     /// Tables the pipeline writes (reported with their versions).
     #[serde(default)]
     pub tables: Vec<String>,
@@ -44,7 +55,62 @@ pub struct InputSpec {
 pub struct FileType {
     pub name: String,
     pub prefix: String,
+    /// `csv` or `jsonl`; the input's format when absent.
+    pub format: Option<String>,
     pub fields: Vec<FieldDef>,
+}
+
+/// The name of the validate phase, which every step graph starts from.
+pub const EXTRACT: &str = "extract";
+
+/// One step of the graph after the decision.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StepDef {
+    pub name: String,
+    /// SQL files run in order.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Run the manifest's `[[checks]]` (after the files, if any).
+    #[serde(default)]
+    pub checks: bool,
+    /// Steps that must be done first (`extract` = the validate phase).
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// A query run after the step: when it returns rows, a warning notification is sent
+    /// (the AWS originals' alert topics).
+    pub notify_if: Option<String>,
+    /// The notification's text; `{rows}` becomes the number of rows.
+    pub notify_message: Option<String>,
+}
+
+/// A data-quality check: a SQL file whose query returns the failing rows.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckDef {
+    pub name: String,
+    pub file: String,
+    /// The table (or input) the check is about, for the report.
+    pub table: String,
+    /// `warn` from this many failing rows (default 1).
+    #[serde(default = "one")]
+    pub warn_at: u64,
+    /// `fail` from this many failing rows; absent = the check only warns.
+    pub fail_at: Option<u64>,
+}
+
+/// One cadence of a pipeline, for `stockroom schedule`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScheduleDef {
+    pub name: String,
+    /// Five crontab fields, e.g. `0 2 * * *`.
+    pub cron: String,
+    /// The same cadence as a systemd `OnCalendar=` expression.
+    pub on_calendar: String,
+    /// Run only this step (`pipeline run NAME --step STEP`); absent = a whole batch run.
+    pub step: Option<String>,
+}
+
+fn one() -> u64 {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,14 +140,87 @@ impl Pipeline {
     }
 
     pub fn format(&self) -> Result<RawFormat> {
-        match self.manifest.input.format.to_ascii_lowercase().as_str() {
-            "csv" => Ok(RawFormat::Csv),
-            "jsonl" | "json" | "ndjson" => Ok(RawFormat::Jsonl),
-            other => Err(Error::Invalid(format!(
-                "pipeline {}: input format '{other}' is not csv or jsonl",
-                self.name()
-            ))),
+        parse_format(self.name(), &self.manifest.input.format)
+    }
+
+    /// The raw format of each batch table (see [`Self::batch_tables`]).
+    pub fn batch_formats(&self) -> Result<Vec<RawFormat>> {
+        let types = &self.manifest.input.types;
+        if types.is_empty() {
+            return Ok(vec![self.format()?]);
         }
+        types
+            .iter()
+            .map(|t| match &t.format {
+                Some(f) => parse_format(self.name(), f),
+                None => self.format(),
+            })
+            .collect()
+    }
+
+    /// The steps after the decision: `[[steps]]`, or the `transform` files as a chain.
+    pub fn steps(&self) -> Vec<StepDef> {
+        if !self.manifest.steps.is_empty() {
+            return self.manifest.steps.clone();
+        }
+        let mut prev = EXTRACT.to_string();
+        self.manifest
+            .transform
+            .iter()
+            .map(|f| {
+                let s = StepDef {
+                    name: f.clone(),
+                    files: vec![f.clone()],
+                    checks: false,
+                    after: vec![prev.clone()],
+                    notify_if: None,
+                    notify_message: None,
+                };
+                prev = f.clone();
+                s
+            })
+            .collect()
+    }
+
+    /// The steps in waves: every step of a wave depends only on earlier waves, so the steps
+    /// of one wave can run concurrently. Fails on an unknown dependency or a cycle.
+    pub fn step_waves(&self) -> Result<Vec<Vec<StepDef>>> {
+        let steps = self.steps();
+        let mut done: Vec<String> = vec![EXTRACT.to_string()];
+        let mut left = steps.clone();
+        for s in &steps {
+            if let Some(d) = s
+                .after
+                .iter()
+                .find(|d| d.as_str() != EXTRACT && !steps.iter().any(|o| &o.name == *d))
+            {
+                return Err(Error::Invalid(format!(
+                    "pipeline {}: step '{}' runs after '{d}', but there is no such step",
+                    self.name(),
+                    s.name
+                )));
+            }
+        }
+        let mut waves = Vec::new();
+        while !left.is_empty() {
+            let (ready, rest): (Vec<StepDef>, Vec<StepDef>) = left
+                .into_iter()
+                .partition(|s| s.after.iter().all(|d| done.contains(d)));
+            if ready.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "pipeline {}: the steps {} depend on each other in a cycle",
+                    self.name(),
+                    rest.iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            done.extend(ready.iter().map(|s| s.name.clone()));
+            waves.push(ready);
+            left = rest;
+        }
+        Ok(waves)
     }
 
     /// The batch tables: `(table name, fields)`; one `batch_raw` unless the input has types.
@@ -133,18 +272,48 @@ impl Pipeline {
     fn parse(origin: &str, manifest: &str, sql: BTreeMap<String, String>) -> Result<Self> {
         let manifest: Manifest = toml::from_str(manifest)
             .map_err(|e| Error::Invalid(format!("{origin}/pipeline.toml: {e}")))?;
-        for f in manifest.validate.iter().chain(&manifest.transform) {
+        let files = manifest
+            .validate
+            .iter()
+            .chain(&manifest.transform)
+            .chain(manifest.steps.iter().flat_map(|s| &s.files))
+            .chain(manifest.checks.iter().map(|c| &c.file));
+        for f in files {
             if !sql.contains_key(f) {
                 return Err(Error::Invalid(format!(
                     "{origin}/pipeline.toml names step '{f}', but there is no such file"
                 )));
             }
         }
-        Ok(Self {
+        if !manifest.transform.is_empty() && !manifest.steps.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{origin}/pipeline.toml has both `transform` and `[[steps]]`; use one"
+            )));
+        }
+        let p = Self {
             manifest,
             sql,
             origin: origin.to_string(),
-        })
+        };
+        p.batch_formats()?;
+        p.step_waves()?;
+        for sch in &p.manifest.schedules {
+            if let Some(step) = &sch.step
+                && !p.steps().iter().any(|s| &s.name == step)
+            {
+                return Err(Error::Invalid(format!(
+                    "{origin}/pipeline.toml: schedule '{}' names step '{step}', but there is no such step",
+                    sch.name
+                )));
+            }
+            if sch.cron.split_whitespace().count() != 5 {
+                return Err(Error::Invalid(format!(
+                    "{origin}/pipeline.toml: schedule '{}': cron '{}' must have five fields",
+                    sch.name, sch.cron
+                )));
+            }
+        }
+        Ok(p)
     }
 
     /// Reads a pipeline directory (`pipeline.toml` + `*.sql`).
@@ -164,6 +333,16 @@ impl Pipeline {
             }
         }
         Self::parse(&origin, &manifest, sql)
+    }
+}
+
+fn parse_format(pipeline: &str, format: &str) -> Result<RawFormat> {
+    match format.to_ascii_lowercase().as_str() {
+        "csv" => Ok(RawFormat::Csv),
+        "jsonl" | "json" | "ndjson" => Ok(RawFormat::Jsonl),
+        other => Err(Error::Invalid(format!(
+            "pipeline {pipeline}: input format '{other}' is not csv or jsonl"
+        ))),
     }
 }
 
@@ -219,6 +398,64 @@ const BUILT_IN: &[(&str, &str, &[SqlFile])] = &[
             (
                 "30_kpis.sql",
                 include_str!("../../sql/inventory/30_kpis.sql"),
+            ),
+        ],
+    ),
+    (
+        "inventory-ops",
+        include_str!("../../sql/inventory-ops/pipeline.toml"),
+        &[
+            (
+                "10_extract.sql",
+                include_str!("../../sql/inventory-ops/10_extract.sql"),
+            ),
+            (
+                "20_transform_and_load.sql",
+                include_str!("../../sql/inventory-ops/20_transform_and_load.sql"),
+            ),
+            (
+                "30_aggregated_metrics.sql",
+                include_str!("../../sql/inventory-ops/30_aggregated_metrics.sql"),
+            ),
+            (
+                "40_low_stock_alerts.sql",
+                include_str!("../../sql/inventory-ops/40_low_stock_alerts.sql"),
+            ),
+            (
+                "50_weekly_summary.sql",
+                include_str!("../../sql/inventory-ops/50_weekly_summary.sql"),
+            ),
+            (
+                "dq_data_gaps.sql",
+                include_str!("../../sql/inventory-ops/dq_data_gaps.sql"),
+            ),
+            (
+                "dq_duplicate_event_ids.sql",
+                include_str!("../../sql/inventory-ops/dq_duplicate_event_ids.sql"),
+            ),
+            (
+                "dq_missing_ids.sql",
+                include_str!("../../sql/inventory-ops/dq_missing_ids.sql"),
+            ),
+            (
+                "dq_negative_on_hand.sql",
+                include_str!("../../sql/inventory-ops/dq_negative_on_hand.sql"),
+            ),
+            (
+                "dq_negative_reorder_point.sql",
+                include_str!("../../sql/inventory-ops/dq_negative_reorder_point.sql"),
+            ),
+            (
+                "dq_negative_reserved.sql",
+                include_str!("../../sql/inventory-ops/dq_negative_reserved.sql"),
+            ),
+            (
+                "dq_over_reserved.sql",
+                include_str!("../../sql/inventory-ops/dq_over_reserved.sql"),
+            ),
+            (
+                "dq_unknown_skus.sql",
+                include_str!("../../sql/inventory-ops/dq_unknown_skus.sql"),
             ),
         ],
     ),

@@ -25,12 +25,11 @@ use crate::pipeline::fault;
 use crate::pipeline::lock::RunLock;
 use crate::pipeline::manifest::Pipeline;
 use crate::pipeline::notify::{self, Notification};
+pub use crate::pipeline::steps::StepObserver;
+use crate::pipeline::steps::{self, StepContext};
 use crate::pipeline::summary::{FileSummary, RunSummary, TableVersion};
 use crate::script;
 use crate::sql::vars::Vars;
-
-/// Called when a step starts (`None`) and ends (`Some(seconds)`), for progress displays.
-pub type StepObserver = Arc<dyn Fn(&str, Option<f64>) + Send + Sync>;
 
 #[derive(Clone, Default)]
 pub struct RunOptions {
@@ -41,6 +40,8 @@ pub struct RunOptions {
     /// `pipeline validate`: read and validate, report, write and move nothing.
     pub validate_only: bool,
     pub on_step: Option<StepObserver>,
+    /// Extra SQL variables (`--var`, `--as-of`), beside `run_id` and `pipeline`.
+    pub vars: Vars,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -49,32 +50,19 @@ impl std::fmt::Debug for RunOptions {
             .field("landing", &self.landing)
             .field("webhook", &self.webhook)
             .field("validate_only", &self.validate_only)
+            .field("vars", &self.vars)
             .finish()
     }
 }
 
-/// Reports a step to the log and the observer, and times it.
+/// Times a framework step (see [`steps::timed`]).
 async fn step<T>(
     opts: &RunOptions,
     pipeline: &str,
     name: &str,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
-    tracing::info!(pipeline, step = name, "started");
-    if let Some(o) = &opts.on_step {
-        o(name, None);
-    }
-    let t = std::time::Instant::now();
-    let out = work.await;
-    let secs = t.elapsed().as_secs_f64();
-    match &out {
-        Ok(_) => tracing::info!(pipeline, step = name, seconds = secs, "done"),
-        Err(e) => tracing::warn!(pipeline, step = name, error = %e, "failed"),
-    }
-    if let Some(o) = &opts.on_step {
-        o(name, Some(secs));
-    }
-    out
+    steps::timed(opts.on_step.as_ref(), pipeline, name, work).await
 }
 
 /// Framework tables, beside each pipeline's own.
@@ -138,9 +126,7 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
         return Ok(None);
     }
     let webhook = opts.webhook.clone().or(p.manifest.notify.webhook.clone());
-    let mut vars = Vars::new();
-    vars.insert("run_id".into(), run_id.clone());
-    vars.insert("pipeline".into(), name.clone());
+    let vars = run_vars(opts, &run_id, &name);
 
     let mut summary = RunSummary {
         run_id: run_id.clone(),
@@ -151,8 +137,19 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
         totals: Default::default(),
         tables_written: Vec::new(),
         error: None,
+        quality: Vec::new(),
+        alerts: Vec::new(),
     };
-    let result = lifecycle(exec, p, &inputs, &vars, &mut summary, opts).await;
+    let result = lifecycle(
+        exec,
+        p,
+        &inputs,
+        &vars,
+        &mut summary,
+        opts,
+        webhook.as_deref(),
+    )
+    .await;
     if opts.validate_only {
         // A report only: no table, file, run record or notification is touched.
         summary.status = if result.is_err() {
@@ -241,7 +238,11 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
             t.rows_read,
             t.rows_valid,
             t.rows_rejected
-        ),
+        ) + &summary
+            .error
+            .as_deref()
+            .map(|e| format!("; {e}"))
+            .unwrap_or_default(),
     };
     notify::send(&wh.runs_dir(), &n, webhook.as_deref()).await?;
     Ok(Some(summary))
@@ -254,12 +255,13 @@ async fn lifecycle(
     vars: &Vars,
     summary: &mut RunSummary,
     opts: &RunOptions,
+    webhook: Option<&str>,
 ) -> Result<()> {
     let wh = exec.warehouse().clone();
     let name = p.name();
     let known = ingested_hashes(exec, name).await?;
     let run_opts = opts;
-    let format = p.format()?;
+    let formats = p.batch_formats()?;
     // One batch table per file type, each with its raw columns plus the file's hash.
     let tables: Vec<(String, Vec<crate::ingest::FieldSpec>, Arc<Schema>)> = p
         .batch_tables()
@@ -306,7 +308,7 @@ async fn lifecycle(
         };
         let (_, fields, schema) = &tables[t];
         let read_opts = ReadOptions {
-            format,
+            format: formats[t],
             fields: fields.clone(),
             batch_rows: 65536,
         };
@@ -338,7 +340,15 @@ async fn lifecycle(
     }
     fault::at("after_read");
 
-    run_steps(exec, p, &p.manifest.validate, vars, run_opts).await?;
+    let cx = StepContext {
+        exec,
+        pipeline: p,
+        vars,
+        run_id: &summary.run_id.clone(),
+        webhook,
+        observer: run_opts.on_step.as_ref(),
+    };
+    steps::run_files(&cx, &p.manifest.validate).await?;
     fault::at("after_validate");
 
     count_records(exec, summary).await?;
@@ -364,7 +374,9 @@ async fn lifecycle(
         return Ok(());
     }
     if valid > 0 {
-        run_steps(exec, p, &p.manifest.transform, vars, run_opts).await?;
+        let found = steps::run_graph(&cx).await?;
+        summary.quality = found.quality;
+        summary.alerts = found.alerts;
     }
     fault::at("after_transform");
 
@@ -393,7 +405,78 @@ async fn lifecycle(
         .iter()
         .any(|f| matches!(f.status.as_str(), "partial" | "rejected" | "failed"));
     summary.status = if partial { "partial" } else { "succeeded" }.into();
+    // A failed data-quality check fails the run (exit code 2, error notification); the data
+    // stays loaded and the files archived, as in the original DAG, where the check is a task
+    // beside the load.
+    let failed: Vec<String> = summary
+        .quality
+        .iter()
+        .filter(|c| c.status == "fail")
+        .map(|c| format!("{} ({} rows)", c.check, c.failed_rows))
+        .collect();
+    if !failed.is_empty() {
+        summary.status = "failed".into();
+        summary.error = Some(format!(
+            "data-quality checks failed: {}; see dq_results / dq_failures or `stockroom dq report`",
+            failed.join(", ")
+        ));
+    }
     Ok(())
+}
+
+/// The SQL variables of a run: the caller's, then `run_id` and `pipeline`; `as_of` is ''
+/// unless given.
+fn run_vars(opts: &RunOptions, run_id: &str, pipeline: &str) -> Vars {
+    let mut vars = opts.vars.clone();
+    vars.entry("as_of".into()).or_default();
+    vars.insert("run_id".into(), run_id.to_string());
+    vars.insert("pipeline".into(), pipeline.to_string());
+    vars
+}
+
+/// Runs one step of the graph on its own (`pipeline run NAME --step STEP`), over the
+/// tables as they are: no landing files, no ledger, no run record. For the schedules that
+/// refresh aggregates or alerts between batch runs. Takes the pipeline's lock.
+pub async fn run_single_step(
+    exec: &Executor,
+    p: &Pipeline,
+    step_name: &str,
+    opts: &RunOptions,
+) -> Result<steps::StepsOutcome> {
+    let name = p.name().to_string();
+    let Some(s) = p.steps().into_iter().find(|s| s.name == step_name) else {
+        return Err(Error::Invalid(format!(
+            "pipeline {name} has no step '{step_name}'; its steps: {}",
+            p.steps()
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    if s.checks {
+        return Err(Error::Invalid(format!(
+            "step '{step_name}' checks a landing batch; it runs only as part of `pipeline run {name}`"
+        )));
+    }
+    let wh = exec.warehouse().clone();
+    let _lock = RunLock::acquire(wh.runs_dir().join(format!("{name}.lock")), &name)?;
+    let run_id = format!(
+        "{}-{}-{step_name}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+        std::process::id()
+    );
+    let vars = run_vars(opts, &run_id, &name);
+    let webhook = opts.webhook.clone().or(p.manifest.notify.webhook.clone());
+    let cx = StepContext {
+        exec,
+        pipeline: p,
+        vars: &vars,
+        run_id: &run_id,
+        webhook: webhook.as_deref(),
+        observer: opts.on_step.as_ref(),
+    };
+    steps::run_step(&cx, &s).await
 }
 
 /// Files in landing that belong to the pipeline, in name (code-point) order.
@@ -418,31 +501,6 @@ fn discover(landing: &Path, p: &Pipeline) -> Result<Vec<Input>> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
-}
-
-async fn run_steps(
-    exec: &Executor,
-    p: &Pipeline,
-    steps: &[String],
-    vars: &Vars,
-    opts: &RunOptions,
-) -> Result<()> {
-    for file in steps {
-        let text = p
-            .sql
-            .get(file)
-            .ok_or_else(|| Error::Invalid(format!("pipeline {}: missing step {file}", p.name())))?;
-        let source = format!("{}/{file}", p.origin);
-        let prepared =
-            script::prepare(&source, text, vars).map_err(|e| Error::Sql(e.to_string()))?;
-        let work = async {
-            script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
-                .await
-                .map_err(|e| Error::Sql(e.to_string()))
-        };
-        step(opts, p.name(), file, work).await?;
-    }
-    Ok(())
 }
 
 fn strings(col: &ArrayRef) -> Result<Vec<Option<String>>> {
@@ -609,7 +667,7 @@ async fn record_run(exec: &Executor, s: &RunSummary, started: f64) -> Result<()>
          CAST({} AS BIGINT) AS files_processed, CAST({} AS BIGINT) AS files_succeeded, \
          CAST({} AS BIGINT) AS files_rejected, CAST({} AS BIGINT) AS files_errored, \
          CAST({} AS BIGINT) AS rows_read, CAST({} AS BIGINT) AS rows_valid, CAST({} AS BIGINT) AS rows_rejected, \
-         CAST({err} AS VARCHAR) AS error;\n\
+         CAST(nullif({err}, '') AS VARCHAR) AS error;\n\
          CREATE TABLE IF NOT EXISTS {RUNS} AS SELECT * FROM run_row LIMIT 0;\n\
          MERGE INTO {RUNS} AS t USING run_row AS s ON t.run_id = s.run_id \
          WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;",

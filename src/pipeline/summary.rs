@@ -47,6 +47,12 @@ pub struct RunSummary {
     pub tables_written: Vec<TableVersion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Data-quality check results, for pipelines that have checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<crate::pipeline::quality::CheckResult>,
+    /// Alert notifications the steps sent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
 }
 
 impl RunSummary {

@@ -6,6 +6,7 @@ mod ecommerce;
 mod engine;
 mod front_ends;
 mod inventory;
+mod inventory_ops;
 mod pipelines;
 mod shell;
 mod stream;

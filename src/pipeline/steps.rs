@@ -1,0 +1,137 @@
+//! Running a pipeline's SQL steps: the validate files in order, then the step graph after
+//! the decision in waves (the steps of a wave run concurrently on the one executor; they
+//! write different tables). A step may run the data-quality checks and may notify when its
+//! `notify_if` query returns rows.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use futures::future::try_join_all;
+
+use crate::error::{Error, Result};
+use crate::exec::Executor;
+use crate::pipeline::manifest::{Pipeline, StepDef};
+use crate::pipeline::notify::{self, Notification};
+use crate::pipeline::quality::{self, CheckResult};
+use crate::script;
+use crate::sql::vars::Vars;
+
+/// Called when a step starts (`None`) and ends (`Some(seconds)`), for progress displays.
+pub type StepObserver = Arc<dyn Fn(&str, Option<f64>) + Send + Sync>;
+
+/// What the steps found that the run summary reports.
+#[derive(Debug, Default)]
+pub struct StepsOutcome {
+    pub quality: Vec<CheckResult>,
+    /// Notifications sent by `notify_if` steps.
+    pub alerts: Vec<String>,
+}
+
+/// Where notifications of a step go.
+pub struct StepContext<'a> {
+    pub exec: &'a Executor,
+    pub pipeline: &'a Pipeline,
+    pub vars: &'a Vars,
+    pub run_id: &'a str,
+    pub webhook: Option<&'a str>,
+    pub observer: Option<&'a StepObserver>,
+}
+
+/// Reports a step to the log and the observer, and times it.
+pub async fn timed<T>(
+    observer: Option<&StepObserver>,
+    pipeline: &str,
+    name: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tracing::info!(pipeline, step = name, "started");
+    if let Some(o) = observer {
+        o(name, None);
+    }
+    let t = std::time::Instant::now();
+    let out = work.await;
+    let secs = t.elapsed().as_secs_f64();
+    match &out {
+        Ok(_) => tracing::info!(pipeline, step = name, seconds = secs, "done"),
+        Err(e) => tracing::warn!(pipeline, step = name, error = %e, "failed"),
+    }
+    if let Some(o) = observer {
+        o(name, Some(secs));
+    }
+    out
+}
+
+/// Runs SQL files of the pipeline in order, each as one timed step.
+pub async fn run_files(cx: &StepContext<'_>, files: &[String]) -> Result<()> {
+    for file in files {
+        let work = run_file(cx, file);
+        timed(cx.observer, cx.pipeline.name(), file, work).await?;
+    }
+    Ok(())
+}
+
+async fn run_file(cx: &StepContext<'_>, file: &str) -> Result<()> {
+    let p = cx.pipeline;
+    let text = p
+        .sql
+        .get(file)
+        .ok_or_else(|| Error::Invalid(format!("pipeline {}: missing step {file}", p.name())))?;
+    let source = format!("{}/{file}", p.origin);
+    let prepared =
+        script::prepare(&source, text, cx.vars).map_err(|e| Error::Sql(e.to_string()))?;
+    script::run(cx.exec, &prepared, false, &mut |_, _, _| Ok(()))
+        .await
+        .map_err(|e| Error::Sql(e.to_string()))?;
+    Ok(())
+}
+
+/// Runs the step graph after the decision, wave by wave.
+pub async fn run_graph(cx: &StepContext<'_>) -> Result<StepsOutcome> {
+    let mut out = StepsOutcome::default();
+    for wave in cx.pipeline.step_waves()? {
+        let results = try_join_all(wave.iter().map(|s| run_step(cx, s))).await?;
+        for r in results {
+            out.quality.extend(r.quality);
+            out.alerts.extend(r.alerts);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs one step: its files, its checks, then its `notify_if` query.
+pub async fn run_step(cx: &StepContext<'_>, s: &StepDef) -> Result<StepsOutcome> {
+    let mut out = StepsOutcome::default();
+    run_files(cx, &s.files).await?;
+    if s.checks {
+        let work = quality::run_checks(cx.exec, cx.pipeline, cx.vars, cx.run_id);
+        out.quality = timed(cx.observer, cx.pipeline.name(), &s.name, work).await?;
+    }
+    if let Some(q) = &s.notify_if {
+        let sql = crate::sql::vars::substitute(q, cx.vars)?;
+        let batches = cx.exec.query_batches(&sql).await.map_err(|e| {
+            Error::Sql(format!(
+                "pipeline {}: step {}: notify_if: {e}",
+                cx.pipeline.name(),
+                s.name
+            ))
+        })?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows > 0 {
+            let message = s
+                .notify_message
+                .clone()
+                .unwrap_or_else(|| format!("step {}: {{rows}} rows need attention", s.name))
+                .replace("{rows}", &rows.to_string());
+            let n = Notification {
+                level: "warning".into(),
+                pipeline: cx.pipeline.name().to_string(),
+                run_id: cx.run_id.to_string(),
+                status: "alert".into(),
+                message: message.clone(),
+            };
+            notify::send(&cx.exec.warehouse().runs_dir(), &n, cx.webhook).await?;
+            out.alerts.push(message);
+        }
+    }
+    Ok(out)
+}
