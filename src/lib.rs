@@ -14,6 +14,7 @@ pub mod print;
 pub mod script;
 pub mod session;
 pub mod sql;
+pub mod stream;
 pub mod warehouse;
 
 pub use error::{Error, Result};

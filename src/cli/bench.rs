@@ -75,6 +75,9 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 10)]
         files: usize,
     },
+    /// `stream inventory-events`: events/s from a file, write→visible latency at a steady
+    /// rate with --follow, read time after many micro-batches.
+    Stream(super::bench_stream::StreamBenchArgs),
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MB.
@@ -147,6 +150,7 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
         );
     }
     match args.what {
+        BenchWhat::Stream(a) => super::bench_stream::run(&warehouse, a).await?,
         BenchWhat::Merge {
             target_rows,
             source_rows,

@@ -96,6 +96,44 @@ const PIPELINE_SAMPLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The stream's sample session: the original system's audit (initial table, then six events),
+/// then one line of each bad kind.
+const STREAM_SAMPLES: &[(&str, &str)] = &[
+    (
+        "01_audit_initial.jsonl",
+        include_str!("../../data/inventory-events/01_audit_initial.jsonl"),
+    ),
+    (
+        "02_audit_events.jsonl",
+        include_str!("../../data/inventory-events/02_audit_events.jsonl"),
+    ),
+    (
+        "03_bad_events.jsonl",
+        include_str!("../../data/inventory-events/03_bad_events.jsonl"),
+    ),
+];
+
+/// `stream inventory-events` over the sample session (one micro-batch per event for the
+/// audit, so the change feed shows each step).
+async fn stream_samples(exec: &Executor) -> anyhow::Result<()> {
+    println!("\n== stream inventory-events: the original system's audit session, then bad events");
+    let dir = exec.warehouse().landing_dir(stockroom::stream::PIPELINE);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (i, (file, content)) in STREAM_SAMPLES.iter().enumerate() {
+        let path = dir.join(file);
+        std::fs::write(&path, content)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let opts = stockroom::stream::StreamOptions {
+            input: stockroom::stream::Input::File(path),
+            batch_size: if i == 1 { 1 } else { 50_000 },
+            ..Default::default()
+        };
+        let s = stockroom::stream::run(exec, &opts, std::future::pending(), None).await?;
+        println!("{}", s.report());
+    }
+    Ok(())
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Warehouse for the demo (default: the global --warehouse).
@@ -129,10 +167,18 @@ pub async fn run(exec: Executor, _args: DemoArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if let Err(e) = stream_samples(&exec).await {
+        eprintln!("error: {e:#}");
+        return Ok(ExitCode::from(1));
+    }
     let digest = [
         (
             "rejects by reason",
             "SELECT pipeline, r AS reason, count(*) AS records FROM (SELECT pipeline, unnest(reasons) AS r FROM rejects) GROUP BY pipeline, r ORDER BY pipeline, records DESC, reason",
+        ),
+        (
+            "inventory audit: the change feed of product_inventory after the initial load",
+            "SELECT _commit_version AS version, _change_type, product_id, product_name, quantity, timestamp FROM table_changes('product_inventory', 2, 7) ORDER BY version, product_id, _change_type DESC",
         ),
         (
             "pos KPIs",

@@ -1,7 +1,9 @@
 //! `stockroom generate pos --out DIR --rows N --seed S --dirty-ratio R [--files F]`,
 //! `stockroom generate inventory --out DIR --lines N [--files F --hours H --start DATE --skus K
 //! --warehouses W]` and `stockroom generate ecommerce --out DIR --scale X [--files-per-type F]`
-//! (both also with `--seed` and `--dirty-ratio`).
+//! (both also with `--seed` and `--dirty-ratio`), and `stockroom generate inventory-events
+//! [--count N] [--rate R] [--seed S] [--invalid-ratio X] [--out FILE]` (JSON lines to stdout by
+//! default, for `| stockroom stream inventory-events`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,8 +12,8 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use stockroom::generate::{
-    EcommerceSpec, GenerateSummary, InventoryOpsSpec, InventorySpec, PosSpec, generate_ecommerce,
-    generate_inventory, generate_inventory_ops, generate_pos,
+    EcommerceSpec, GenerateSummary, InventoryEventsSpec, InventoryOpsSpec, InventorySpec, PosSpec,
+    generate_ecommerce, generate_inventory, generate_inventory_ops, generate_pos, write_events,
 };
 
 #[derive(Debug, Args)]
@@ -80,6 +82,24 @@ pub enum GenerateWhat {
         #[arg(long, default_value_t = 1)]
         files_per_type: usize,
     },
+    /// Real-time product events (JSON lines) for `stream inventory-events`, like the original
+    /// mock generator. Writes to stdout unless --out is given.
+    InventoryEvents {
+        /// Number of events (default: endless with --rate, else 10 000).
+        #[arg(long)]
+        count: Option<u64>,
+        /// Events per second (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Share of invalid lines, each with one defect (0..1).
+        #[arg(long, default_value_t = 0.0)]
+        invalid_ratio: f64,
+        /// Write to this file (appending) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Stock levels (CSV) and daily transactions (JSONL) for the `inventory-ops` pipeline.
     #[command(name = "inventory-ops")]
     InventoryOps {
@@ -129,8 +149,73 @@ fn report(s: &GenerateSummary, what: &str, out: &std::path::Path, started: Insta
     }
 }
 
+fn inventory_events(
+    count: Option<u64>,
+    rate: Option<f64>,
+    seed: u64,
+    invalid_ratio: f64,
+    out: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if !(0.0..=1.0).contains(&invalid_ratio) {
+        anyhow::bail!("--invalid-ratio {invalid_ratio}: expected a share between 0 and 1");
+    }
+    if rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        anyhow::bail!("--rate: expected a positive number of events per second");
+    }
+    let spec = InventoryEventsSpec {
+        count: count.or(if rate.is_some() { None } else { Some(10_000) }),
+        rate,
+        seed,
+        invalid_ratio,
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let (s, result) = match &out {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+            write_events(&mut w, &spec)
+        }
+        None => {
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            write_events(&mut w, &spec)
+        }
+    };
+    match result {
+        Ok(()) => {}
+        // The reader went away (e.g. the stream was stopped): a normal end for a pipe.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(anyhow::anyhow!("writing events: {e}")),
+    }
+    eprintln!(
+        "wrote {} events ({} invalid), {:.1} MB, to {} in {:.2}s",
+        s.lines,
+        s.invalid,
+        s.bytes as f64 / 1e6,
+        out.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "stdout".into()),
+        started.elapsed().as_secs_f64()
+    );
+    for (k, v) in &s.invalid_by_kind {
+        eprintln!("  {k}: {v}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     match args.what {
+        GenerateWhat::InventoryEvents {
+            count,
+            rate,
+            seed,
+            invalid_ratio,
+            out,
+        } => inventory_events(count, rate, seed, invalid_ratio, out),
         GenerateWhat::InventoryOps {
             out,
             skus,

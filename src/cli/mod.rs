@@ -1,6 +1,7 @@
 //! Command-line arguments and dispatch to the front ends.
 
 mod bench;
+mod bench_stream;
 mod completion;
 mod demo;
 mod dq;
@@ -10,6 +11,7 @@ mod query;
 mod repl;
 mod run_sql;
 mod schedule;
+mod stream;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +61,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Measure the performance targets (use a release build).
     Bench(bench::BenchArgs),
+    /// Apply a stream of events continuously, exactly once (stdin or a growing file).
+    Stream(stream::StreamArgs),
     /// Load the bundled sample data, run every pipeline on it, then the SQL tour.
     Demo(demo::DemoArgs),
     /// Data-quality results of the pipelines' checks.
@@ -87,6 +91,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Query(a)) => query::run(open(&args.warehouse)?, a).await,
         Some(Command::Pipeline(a)) => pipeline::run(open(&args.warehouse)?, a).await,
         Some(Command::Generate(a)) => generate::run(a),
+        Some(Command::Stream(a)) => stream::run(open(&args.warehouse)?, a).await,
         Some(Command::Bench(a)) => {
             bench::run(open(&args.warehouse)?, a, args.warehouse.clone()).await
         }

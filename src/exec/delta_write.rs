@@ -158,6 +158,19 @@ fn table_config(properties: BTreeMap<String, String>) -> HashMap<String, Option<
     config
 }
 
+/// Creates the empty table `name` with `schema` (change data feed on, like every table
+/// stockroom creates) and opens it. For tables whose shape Rust code owns (the stream's).
+pub async fn create_with_schema(
+    warehouse: &Warehouse,
+    name: &str,
+    schema: &datafusion::arrow::datatypes::Schema,
+    partition_by: Vec<String>,
+) -> Result<DeltaTable> {
+    let table = DeltaTable::try_from_url(table_url(warehouse, name)?).await?;
+    create_empty(table, name, schema, false, partition_by, BTreeMap::new()).await?;
+    open_target(warehouse, name).await
+}
+
 async fn create_empty(
     table: DeltaTable,
     name: &str,

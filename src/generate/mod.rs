@@ -6,18 +6,22 @@
 //!   ([`generate_inventory`]).
 //! - [`ecommerce`]: products / orders / order items CSV batches for the `ecommerce` pipeline
 //!   ([`generate_ecommerce`]).
+//! - [`inventory_events`]: product event JSON lines for `stream inventory-events`
+//!   ([`write_events`]).
 //! - [`inventory_ops`]: stock levels + daily transaction files for the `inventory-ops`
 //!   pipeline ([`generate_inventory_ops`]).
 //! - [`rng`]: the small PRNG they share (no dependency on `rand`).
 
 pub mod ecommerce;
 pub mod inventory;
+pub mod inventory_events;
 pub mod inventory_ops;
 pub mod pos;
 pub mod rng;
 
 pub use ecommerce::{EcommerceDefect, EcommerceSpec, generate_ecommerce};
 pub use inventory::{InventoryDefect, InventorySpec, generate_inventory};
+pub use inventory_events::{EventDefect, EventsSummary, InventoryEventsSpec, write_events};
 pub use inventory_ops::{InventoryOpsSpec, generate_inventory_ops};
 pub use pos::{GenerateSummary, PosDefect, PosSpec, generate_pos};
 

@@ -70,6 +70,29 @@ pub const REJECTS: &str = "rejects";
 pub const RUNS: &str = "stockroom_runs";
 pub const LEDGER: &str = "stockroom_files";
 
+/// The schema of `rejects` as the framework's CTAS (see [`write_rejects`]) creates it. Writers
+/// that do not go through SQL (the stream) create the table with it when it is absent.
+pub fn rejects_schema() -> Schema {
+    let ts = DataType::Timestamp(
+        datafusion::arrow::datatypes::TimeUnit::Microsecond,
+        Some("UTC".into()),
+    );
+    Schema::new(vec![
+        Field::new("pipeline", DataType::Utf8, false),
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("file_hash", DataType::Utf8, false),
+        Field::new("line_number", DataType::Int64, false),
+        Field::new("record", DataType::Utf8, false),
+        Field::new(
+            "reasons",
+            DataType::List(Arc::new(Field::new("element", DataType::Utf8, true))),
+            false,
+        ),
+        Field::new("rejected_at", ts, false),
+    ])
+}
+
 struct Input {
     path: PathBuf,
     name: String,

@@ -9,3 +9,4 @@ mod inventory;
 mod inventory_ops;
 mod pipelines;
 mod shell;
+mod stream;

@@ -1,0 +1,313 @@
+//! `stockroom bench stream`: the three measurements of the streaming issue.
+//! (a) events/s applied from a generated file with large batches; (b) at a steady write
+//! rate with `--follow --batch-ms 200`, the time from an event being written to being
+//! visible in a query (p50/p99); (c) the read time of `SELECT count(*) FROM
+//! product_inventory` after many tiny micro-batches, with and without the stream's
+//! compaction + checkpoints.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use datafusion::arrow::array::Array;
+use stockroom::generate::inventory_events::next_line;
+use stockroom::generate::rng::Rng;
+use stockroom::generate::{InventoryEventsSpec, write_events};
+use stockroom::session::SessionOptions;
+use stockroom::stream::{Input, StreamOptions};
+use stockroom::{Executor, Warehouse};
+
+#[derive(Debug, Args)]
+pub struct StreamBenchArgs {
+    /// (a) events generated into a file and streamed.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// (a) micro-batch size.
+    #[arg(long, default_value_t = 100_000)]
+    pub batch_size: usize,
+    /// (b) events per second written to the followed file.
+    #[arg(long, default_value_t = 5_000)]
+    pub rate: u64,
+    /// (b) seconds of steady writing.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// (c) number of micro-batches.
+    #[arg(long, default_value_t = 2_000)]
+    pub micro_batches: u64,
+    /// (c) events per micro-batch.
+    #[arg(long, default_value_t = 50)]
+    pub micro_batch_size: usize,
+    /// (c) the stream's maintenance interval (compared with no maintenance).
+    #[arg(long, default_value_t = 100)]
+    pub maintain_every: u64,
+    /// Run only these parts (a, b, c); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+fn fresh(root: &Path, name: &str) -> anyhow::Result<Executor> {
+    let dir = root.join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(Executor::new(
+        Warehouse::open(&dir)?,
+        &SessionOptions::default(),
+    )?)
+}
+
+fn generate_file(path: &Path, count: u64, seed: u64) -> anyhow::Result<()> {
+    let spec = InventoryEventsSpec {
+        count: Some(count),
+        seed,
+        ..Default::default()
+    };
+    let f = std::fs::File::create(path)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let (_, r) = write_events(&mut w, &spec);
+    r?;
+    Ok(())
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+async fn throughput(root: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
+    let exec = fresh(root, "bench-stream-a")?;
+    let file = exec.warehouse().root().join("events.jsonl");
+    let t = Instant::now();
+    generate_file(&file, a.events, 7)?;
+    let bytes = std::fs::metadata(&file)?.len();
+    println!(
+        "(a) generated {} events, {:.0} MB in {:.2}s",
+        a.events,
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let opts = StreamOptions {
+        input: Input::File(file),
+        batch_size: a.batch_size,
+        batch_ms: 60_000,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let s = stockroom::stream::run(&exec, &opts, std::future::pending(), None).await?;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "(a) streamed {} events from a file in {secs:.2}s = {:.0} events/s applied ({} batches of {}, {} Delta commits; {} accepted, {} rejected)",
+        s.events_read,
+        s.events_read as f64 / secs,
+        s.batches,
+        a.batch_size,
+        s.delta_commits,
+        s.events_accepted,
+        s.events_rejected
+    );
+    Ok(())
+}
+
+async fn max_seq(exec: &Executor) -> Option<i64> {
+    let b = exec
+        .query_batches("SELECT max(updated_seq) FROM product_inventory")
+        .await
+        .ok()?;
+    let col = b.first()?.column(0).clone();
+    let a = col
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()?;
+    (!a.is_null(0)).then(|| a.value(0))
+}
+
+async fn latency(root: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
+    let exec = fresh(root, "bench-stream-b")?;
+    let wh = exec.warehouse().root().to_path_buf();
+    let file = wh.join("live.jsonl");
+    std::fs::write(&file, b"")?;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .arg("--warehouse")
+        .arg(&wh)
+        .args([
+            "stream",
+            "inventory-events",
+            "--follow",
+            "--batch-ms",
+            "200",
+            "--input",
+        ])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    // Wait for the stream to create its tables.
+    let t = Instant::now();
+    while !exec.warehouse().is_table("product_inventory") {
+        if t.elapsed() > Duration::from_secs(30) {
+            anyhow::bail!("the stream did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let written: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::new()));
+    let total = a.rate * a.seconds;
+    let writer = {
+        let written = written.clone();
+        let file = file.clone();
+        let rate = a.rate.max(1);
+        std::thread::spawn(move || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new().append(true).open(&file)?;
+            let spec = InventoryEventsSpec::default();
+            let mut rng = Rng::new(11);
+            let start = Instant::now();
+            let mut n = 0u64;
+            // A chunk every 10 ms, each line stamped when its chunk is written.
+            while n < total {
+                let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
+                if let Some(d) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(d);
+                }
+                let k = (rate / 100).max(1).min(total - n);
+                let mut buf = String::new();
+                for _ in 0..k {
+                    buf.push_str(&next_line(&mut rng, &spec).0);
+                }
+                f.write_all(buf.as_bytes())?;
+                let now = Instant::now();
+                if let Ok(mut w) = written.lock() {
+                    w.extend(std::iter::repeat_n(now, k as usize));
+                }
+                n += k;
+            }
+            Ok(())
+        })
+    };
+    // Poll the watermark: once max(updated_seq) = w is visible, every event up to w is.
+    let mut lat = Vec::new();
+    let mut seen = 0i64;
+    let warmup = a.rate as i64; // the first second
+    let deadline = Instant::now() + Duration::from_secs(a.seconds + 30);
+    while seen < total as i64 && Instant::now() < deadline {
+        if let Some(w) = max_seq(&exec).await
+            && w > seen
+        {
+            let now = Instant::now();
+            if let Ok(times) = written.lock() {
+                for seq in (seen + 1)..=w.min(times.len() as i64) {
+                    if seq > warmup {
+                        lat.push(
+                            now.duration_since(times[(seq - 1) as usize]).as_secs_f64() * 1000.0,
+                        );
+                    }
+                }
+            }
+            seen = w;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if writer.is_finished() && seen >= total as i64 - 10 {
+            break;
+        }
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    match writer.join() {
+        Ok(r) => r?,
+        Err(_) => anyhow::bail!("the writer thread panicked"),
+    }
+    lat.sort_by(|x, y| x.total_cmp(y));
+    println!(
+        "(b) {} events/s for {}s, --follow --batch-ms 200: written → visible in a query: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events measured after a 1 s warm-up)",
+        a.rate,
+        a.seconds,
+        pct(&lat, 0.50),
+        pct(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN),
+        lat.len()
+    );
+    Ok(())
+}
+
+fn log_files(table_dir: &Path) -> usize {
+    std::fs::read_dir(table_dir.join("_delta_log"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+async fn small_batches(
+    root: &Path,
+    a: &StreamBenchArgs,
+    maintain_every: u64,
+) -> anyhow::Result<()> {
+    let name = format!("bench-stream-c{maintain_every}");
+    let exec = fresh(root, &name)?;
+    let file: PathBuf = exec.warehouse().root().join("events.jsonl");
+    generate_file(&file, a.micro_batches * a.micro_batch_size as u64, 9)?;
+    let opts = StreamOptions {
+        input: Input::File(file),
+        batch_size: a.micro_batch_size,
+        batch_ms: 60_000,
+        maintain_every,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let s = stockroom::stream::run(&exec, &opts, std::future::pending(), None).await?;
+    let stream_secs = t.elapsed().as_secs_f64();
+    let wh = exec.warehouse().clone();
+    drop(exec);
+    let mut times = Vec::new();
+    for _ in 0..7 {
+        // A new session each time: the read includes opening the table's log.
+        let e = Executor::new(wh.clone(), &SessionOptions::default())?;
+        let t = Instant::now();
+        e.query_batches("SELECT count(*) FROM product_inventory")
+            .await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|x, y| x.total_cmp(y));
+    let t = stockroom::catalog::open_delta(
+        &wh.table_dir("product_inventory"),
+        &stockroom::catalog::VersionSpec::Latest,
+    )
+    .await?;
+    let files = t.snapshot()?.log_data().num_files();
+    println!(
+        "(c) {} micro-batches of {} ({:.1}s, {} maintenance runs, maintain every {}): SELECT count(*) FROM product_inventory median {:.1} ms (min {:.1}); {} active files, {} _delta_log files",
+        s.batches,
+        a.micro_batch_size,
+        stream_secs,
+        s.maintenance_runs,
+        if maintain_every == 0 {
+            "never".to_string()
+        } else {
+            maintain_every.to_string()
+        },
+        times[times.len() / 2],
+        times[0],
+        files,
+        log_files(&wh.table_dir("product_inventory"))
+    );
+    Ok(())
+}
+
+pub async fn run(warehouse: &Path, a: StreamBenchArgs) -> anyhow::Result<()> {
+    let all = a.only.is_empty();
+    let on = |p: &str| all || a.only.iter().any(|o| o == p);
+    std::fs::create_dir_all(warehouse)?;
+    let root = std::fs::canonicalize(warehouse)?;
+    if on("a") {
+        throughput(&root, &a).await?;
+    }
+    if on("b") {
+        latency(&root, &a).await?;
+    }
+    if on("c") {
+        small_batches(&root, &a, a.maintain_every).await?;
+        small_batches(&root, &a, 0).await?;
+    }
+    Ok(())
+}

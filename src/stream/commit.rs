@@ -1,0 +1,561 @@
+//! The Delta writes of a micro-batch, and what a restart reads back.
+//!
+//! Order within a batch: `product_events` and `rejects` (concurrently), then
+//! `product_inventory` — the last one is the commit point. Each write carries the application transaction
+//! ([`APP_ID`], last seq of the batch); the inventory's also carries the file position
+//! (byte offset and line count) so a restart knows where to read on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Int64Array, Int64Builder, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
+
+use crate::error::{Error, Result};
+use crate::exec::delta_write::{create_with_schema, open_target};
+use crate::pipeline::run::{REJECTS, rejects_schema};
+use crate::stream::event::Event;
+use crate::stream::fold::{Outcome, Product};
+use crate::stream::source::{Input, Position};
+use crate::stream::{APP_ID, PIPELINE, fault};
+use crate::warehouse::Warehouse;
+
+pub const INVENTORY: &str = "product_inventory";
+pub const EVENTS: &str = "product_events";
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// `product_inventory`: one row per product present.
+pub fn inventory_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("product_id", DataType::Utf8, false),
+        Field::new("product_name", DataType::Utf8, false),
+        Field::new("quantity", DataType::Int64, false),
+        Field::new("timestamp", ts_type(), false),
+        Field::new("updated_seq", DataType::Int64, false),
+    ])
+}
+
+/// `product_events`: every accepted event with its outcome. Fields an event type does not
+/// need may be NULL.
+pub fn events_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("seq", DataType::Int64, false),
+        Field::new("event_type", DataType::Utf8, false),
+        Field::new("product_id", DataType::Utf8, false),
+        Field::new("product_name", DataType::Utf8, true),
+        Field::new("quantity", DataType::Int64, true),
+        Field::new("timestamp", ts_type(), true),
+        Field::new("outcome", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("line_number", DataType::Int64, false),
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("applied_at", ts_type(), false),
+    ])
+}
+
+/// `file_hash` of a stream reject: the record's stream position, zero-padded so that text
+/// order is seq order (a stream has no file hash; the seq is the record's identity).
+pub fn reject_key(seq: i64) -> String {
+    format!("seq:{seq:020}")
+}
+
+fn offset_app(path: &str) -> String {
+    format!("{APP_ID}:offset:{path}")
+}
+
+fn lines_app(path: &str) -> String {
+    format!("{APP_ID}:lines:{path}")
+}
+
+/// The input's identity for its position: the canonical path (stdin has none).
+pub fn input_key(input: &Input) -> Option<String> {
+    match input {
+        Input::Stdin => None,
+        Input::File(p) => Some(
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
+        ),
+    }
+}
+
+/// The stream's three tables, kept open across batches (each write returns the next state).
+pub struct Tables {
+    pub inventory: DeltaTable,
+    pub events: DeltaTable,
+    /// Created on the first reject (the table is shared with the batch pipelines).
+    pub rejects: Option<DeltaTable>,
+    warehouse: Warehouse,
+    /// Delta commits made (for stats).
+    pub commits: u64,
+}
+
+/// Where a (re)started stream begins.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resume {
+    /// Last seq committed to product_inventory (0 = none).
+    pub last_seq: i64,
+    /// Position in the input file.
+    pub position: Position,
+    /// Rows removed from product_events / rejects that a crash left without their
+    /// inventory commit.
+    pub rolled_back: u64,
+}
+
+async fn txn(table: &DeltaTable, app: &str) -> Result<Option<i64>> {
+    Ok(table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), app)
+        .await?)
+}
+
+async fn open_or_create(
+    wh: &Warehouse,
+    name: &str,
+    schema: &Schema,
+    part: &[&str],
+) -> Result<DeltaTable> {
+    if !wh.is_table(name) {
+        let part = part.iter().map(|s| s.to_string()).collect();
+        if let Err(e) = create_with_schema(wh, name, schema, part).await {
+            // Someone else (a batch pipeline, for `rejects`) may have just created it.
+            if !wh.is_table(name) {
+                return Err(e);
+            }
+        }
+    }
+    open_target(wh, name).await
+}
+
+impl Tables {
+    pub async fn open(wh: &Warehouse) -> Result<Self> {
+        let inventory = open_or_create(wh, INVENTORY, &inventory_schema(), &[]).await?;
+        let events = open_or_create(wh, EVENTS, &events_schema(), &[]).await?;
+        let rejects = if wh.is_table(REJECTS) {
+            Some(open_target(wh, REJECTS).await?)
+        } else {
+            None
+        };
+        Ok(Self {
+            inventory,
+            events,
+            rejects,
+            warehouse: wh.clone(),
+            commits: 0,
+        })
+    }
+
+    /// Reads the committed position and removes what a crash left half-done: rows of
+    /// product_events / rejects whose batch never reached product_inventory. The batch is
+    /// then read again (file) or is lost with the pipe that carried it (stdin); either way
+    /// no row is there twice and every stored event was applied.
+    pub async fn resume(&mut self, input: &Input) -> Result<Resume> {
+        let last_seq = txn(&self.inventory, APP_ID).await?.unwrap_or(0);
+        let mut rolled_back = 0;
+        if txn(&self.events, APP_ID).await?.unwrap_or(0) > last_seq {
+            let (t, m) = self
+                .events
+                .clone()
+                .delete()
+                .with_predicate(format!("seq > {last_seq}"))
+                .await?;
+            self.events = t;
+            rolled_back += m.num_deleted_rows.unwrap_or(0) as u64;
+        }
+        if let Some(r) = &self.rejects
+            && txn(r, APP_ID).await?.unwrap_or(0) > last_seq
+        {
+            let (t, m) = r
+                .clone()
+                .delete()
+                .with_predicate(format!(
+                    "pipeline = '{PIPELINE}' AND file_hash > '{}'",
+                    reject_key(last_seq)
+                ))
+                .await?;
+            self.rejects = Some(t);
+            rolled_back += m.num_deleted_rows.unwrap_or(0) as u64;
+        }
+        let mut position = Position::default();
+        if let Some(key) = input_key(input) {
+            position.offset = txn(&self.inventory, &offset_app(&key))
+                .await?
+                .unwrap_or(0)
+                .max(0) as u64;
+            position.lines = txn(&self.inventory, &lines_app(&key))
+                .await?
+                .unwrap_or(0)
+                .max(0) as u64;
+        }
+        Ok(Resume {
+            last_seq,
+            position,
+            rolled_back,
+        })
+    }
+
+    /// The whole current inventory, for the in-memory fold. The stream is the table's only
+    /// writer (it holds the pipeline lock), so this stays exact as batches are applied.
+    pub async fn load_state(&self, ctx: &SessionContext) -> Result<HashMap<String, Product>> {
+        let provider = self.inventory.table_provider().await?;
+        let df = ctx.read_table(provider)?;
+        let batches = df.collect().await?;
+        let mut state = HashMap::new();
+        for b in &batches {
+            let col = |n: &str| -> Result<ArrayRef> {
+                b.column_by_name(n)
+                    .cloned()
+                    .ok_or_else(|| Error::Invalid(format!("{INVENTORY} has no column {n}")))
+            };
+            let ids = cast(&col("product_id")?, &DataType::Utf8)?;
+            let names = cast(&col("product_name")?, &DataType::Utf8)?;
+            let q = cast(&col("quantity")?, &DataType::Int64)?;
+            let ts = cast(&col("timestamp")?, &ts_type())?;
+            let seq = cast(&col("updated_seq")?, &DataType::Int64)?;
+            let (ids, names) = (as_str(&ids)?, as_str(&names)?);
+            let (q, seq) = (as_i64(&q)?, as_i64(&seq)?);
+            let ts = ts
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .ok_or_else(|| Error::Invalid("timestamp column".into()))?;
+            for i in 0..b.num_rows() {
+                state.insert(
+                    ids.value(i).to_string(),
+                    Product {
+                        product_name: names.value(i).to_string(),
+                        quantity: q.value(i),
+                        timestamp: ts.value(i),
+                        updated_seq: seq.value(i),
+                    },
+                );
+            }
+        }
+        Ok(state)
+    }
+
+    /// Commits one batch (see the module doc for the order). `batch_no` counts batches of
+    /// this process, for the fault hook.
+    pub async fn commit(
+        &mut self,
+        ctx: &SessionContext,
+        b: &BatchWrite<'_>,
+        state: &HashMap<String, Product>,
+        batch_no: u64,
+    ) -> Result<()> {
+        let t0 = std::time::Instant::now();
+        let txn = || {
+            CommitProperties::default()
+                .with_application_transaction(Transaction::new(APP_ID, b.last_seq))
+        };
+        if !b.rejects.is_empty() && self.rejects.is_none() {
+            self.rejects = Some(
+                open_or_create(&self.warehouse, REJECTS, &rejects_schema(), &["pipeline"]).await?,
+            );
+        }
+        // The two side tables are independent: written concurrently, both before the
+        // inventory.
+        let events = (!b.events.is_empty()).then(|| self.events.clone());
+        let rejects = self.rejects.clone().filter(|_| !b.rejects.is_empty());
+        let write_events = async {
+            match events {
+                Some(t) => Ok::<_, Error>(Some(
+                    t.write(vec![events_batch(b)?])
+                        .with_save_mode(SaveMode::Append)
+                        .with_commit_properties(txn())
+                        .await?,
+                )),
+                None => Ok(None),
+            }
+        };
+        let write_rejects = async {
+            match rejects {
+                Some(t) => {
+                    let schema: SchemaRef = t.snapshot()?.snapshot().arrow_schema();
+                    let batch = rejects_batch(b, &schema)?;
+                    Ok::<_, Error>(Some(
+                        t.write(vec![batch])
+                            .with_save_mode(SaveMode::Append)
+                            .with_commit_properties(txn())
+                            .await?,
+                    ))
+                }
+                None => Ok(None),
+            }
+        };
+        let (e, r) = tokio::try_join!(write_events, write_rejects)?;
+        if let Some(e) = e {
+            self.events = e;
+            self.commits += 1;
+        }
+        if let Some(r) = r {
+            self.rejects = Some(r);
+            self.commits += 1;
+        }
+        let t_side = t0.elapsed();
+        fault::at("after_side_tables", batch_no);
+        let mut txns = vec![Transaction::new(APP_ID, b.last_seq)];
+        if let Some(key) = &b.input_key {
+            txns.push(Transaction::new(offset_app(key), b.end.offset as i64));
+            txns.push(Transaction::new(lines_app(key), b.end.lines as i64));
+        }
+        let props = CommitProperties::default().with_application_transactions(txns);
+        match merge_source(b.changed, state)? {
+            Some(source) => {
+                let df = ctx.read_batch(source)?;
+                let (t, _) = self
+                    .inventory
+                    .clone()
+                    .merge(df, "t.product_id = s.product_id")
+                    .with_source_alias("s")
+                    .with_target_alias("t")
+                    .with_session_state(Arc::new(ctx.state()))
+                    .with_commit_properties(props)
+                    .when_matched_delete(|d| d.predicate("s.op = 'delete'"))?
+                    .when_matched_update(|u| {
+                        u.predicate("s.op = 'upsert'")
+                            .update("product_name", "s.product_name")
+                            .update("quantity", "s.quantity")
+                            .update("timestamp", "s.timestamp")
+                            .update("updated_seq", "s.updated_seq")
+                    })?
+                    .when_not_matched_insert(|i| {
+                        i.predicate("s.op = 'upsert'")
+                            .set("product_id", "s.product_id")
+                            .set("product_name", "s.product_name")
+                            .set("quantity", "s.quantity")
+                            .set("timestamp", "s.timestamp")
+                            .set("updated_seq", "s.updated_seq")
+                    })?
+                    .await?;
+                self.inventory = t;
+            }
+            None => {
+                // Nothing to change (only rejects / not_found): the offset still moves, in
+                // a commit that holds only the transaction actions.
+                let op = DeltaOperation::StreamingUpdate {
+                    output_mode: OutputMode::Append,
+                    query_id: APP_ID.into(),
+                    epoch_id: b.last_seq,
+                };
+                CommitBuilder::from(props)
+                    .with_actions(Vec::new())
+                    .build(
+                        Some(self.inventory.snapshot()?),
+                        self.inventory.log_store(),
+                        op,
+                    )
+                    .await?;
+                self.inventory.update_incremental(None).await?;
+            }
+        }
+        self.commits += 1;
+        tracing::debug!(
+            batch_no,
+            side_tables_ms = t_side.as_millis() as u64,
+            inventory_ms = (t0.elapsed() - t_side).as_millis() as u64,
+            "batch committed"
+        );
+        fault::at("after_inventory", batch_no);
+        Ok(())
+    }
+}
+
+/// An accepted event of the batch.
+pub struct AcceptedRow<'a> {
+    pub seq: i64,
+    pub event: &'a Event,
+    pub outcome: Outcome,
+    pub line_number: u64,
+}
+
+/// A rejected line of the batch.
+pub struct RejectRow<'a> {
+    pub seq: i64,
+    pub line_number: u64,
+    pub record: &'a str,
+    pub reasons: Vec<String>,
+}
+
+/// Everything one batch writes.
+pub struct BatchWrite<'a> {
+    pub last_seq: i64,
+    pub events: Vec<AcceptedRow<'a>>,
+    pub rejects: Vec<RejectRow<'a>>,
+    pub changed: &'a [(String, Option<Product>)],
+    pub source_name: &'a str,
+    pub input_key: Option<String>,
+    pub end: Position,
+    pub run_id: &'a str,
+    /// Microseconds since the epoch.
+    pub now: i64,
+}
+
+fn as_str(a: &ArrayRef) -> Result<&StringArray> {
+    a.as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| Error::Invalid("expected text".into()))
+}
+
+fn as_i64(a: &ArrayRef) -> Result<&Int64Array> {
+    a.as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| Error::Invalid("expected integers".into()))
+}
+
+fn utc(a: TimestampMicrosecondArray) -> ArrayRef {
+    Arc::new(a.with_timezone("UTC"))
+}
+
+fn events_batch(b: &BatchWrite<'_>) -> Result<RecordBatch> {
+    let n = b.events.len();
+    let mut seq = Int64Builder::with_capacity(n);
+    let mut ty = StringBuilder::with_capacity(n, n * 16);
+    let mut id = StringBuilder::with_capacity(n, n * 6);
+    let mut name = StringBuilder::with_capacity(n, n * 8);
+    let mut qty = Int64Builder::with_capacity(n);
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(n);
+    let mut outcome = StringBuilder::with_capacity(n, n * 8);
+    let mut line = Int64Builder::with_capacity(n);
+    for r in &b.events {
+        seq.append_value(r.seq);
+        ty.append_value(r.event.event_type.as_str());
+        id.append_value(&r.event.product_id);
+        name.append_option(r.event.product_name.as_deref());
+        qty.append_option(r.event.quantity);
+        ts.append_option(r.event.timestamp);
+        outcome.append_value(r.outcome.as_str());
+        line.append_value(r.line_number as i64);
+    }
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(seq.finish()),
+        Arc::new(ty.finish()),
+        Arc::new(id.finish()),
+        Arc::new(name.finish()),
+        Arc::new(qty.finish()),
+        utc(ts.finish()),
+        Arc::new(outcome.finish()),
+        Arc::new(StringArray::from(vec![b.source_name; n])),
+        Arc::new(line.finish()),
+        Arc::new(StringArray::from(vec![b.run_id; n])),
+        utc(TimestampMicrosecondArray::from(vec![b.now; n])),
+    ];
+    Ok(RecordBatch::try_new(Arc::new(events_schema()), cols)?)
+}
+
+/// The batch's rejects in the shape of the stored `rejects` table (built by column name and
+/// cast to its types, whoever created it).
+fn rejects_batch(b: &BatchWrite<'_>, schema: &SchemaRef) -> Result<RecordBatch> {
+    let n = b.rejects.len();
+    let mut reasons = ListBuilder::new(StringBuilder::new());
+    for r in &b.rejects {
+        for c in &r.reasons {
+            reasons.values().append_value(c);
+        }
+        reasons.append(true);
+    }
+    let mut cols = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let a: ArrayRef = match f.name().as_str() {
+            "pipeline" => Arc::new(StringArray::from(vec![PIPELINE; n])),
+            "run_id" => Arc::new(StringArray::from(vec![b.run_id; n])),
+            "source_file" => Arc::new(StringArray::from(vec![b.source_name; n])),
+            "file_hash" => Arc::new(StringArray::from_iter_values(
+                b.rejects.iter().map(|r| reject_key(r.seq)),
+            )),
+            "line_number" => Arc::new(Int64Array::from_iter_values(
+                b.rejects.iter().map(|r| r.line_number as i64),
+            )),
+            "record" => Arc::new(StringArray::from_iter_values(
+                b.rejects.iter().map(|r| r.record),
+            )),
+            "reasons" => Arc::new(reasons.finish_cloned()),
+            "rejected_at" => utc(TimestampMicrosecondArray::from(vec![b.now; n])),
+            other => {
+                return Err(Error::Invalid(format!(
+                    "the {REJECTS} table has a column '{other}' the stream does not know"
+                )));
+            }
+        };
+        let a = if a.data_type() == f.data_type() {
+            a
+        } else {
+            cast(&a, f.data_type())?
+        };
+        cols.push(a);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), cols)?)
+}
+
+/// The MERGE source: the final state of every product the batch changed, with `op` upsert
+/// or delete. Deleting a product the table does not hold (added then removed within the
+/// batch) needs no row. `None` when nothing changes.
+fn merge_source(
+    changed: &[(String, Option<Product>)],
+    state: &HashMap<String, Product>,
+) -> Result<Option<RecordBatch>> {
+    let n = changed.len();
+    let mut id = StringBuilder::with_capacity(n, n * 6);
+    let mut name = StringBuilder::with_capacity(n, n * 8);
+    let mut qty = Int64Builder::with_capacity(n);
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(n);
+    let mut seq = Int64Builder::with_capacity(n);
+    let mut op = StringBuilder::with_capacity(n, n * 6);
+    let mut rows = 0;
+    for (pid, p) in changed {
+        match p {
+            Some(p) => {
+                id.append_value(pid);
+                name.append_value(&p.product_name);
+                qty.append_value(p.quantity);
+                ts.append_value(p.timestamp);
+                seq.append_value(p.updated_seq);
+                op.append_value("upsert");
+            }
+            None if state.contains_key(pid) => {
+                let old = &state[pid];
+                id.append_value(pid);
+                name.append_value(&old.product_name);
+                qty.append_value(old.quantity);
+                ts.append_value(old.timestamp);
+                seq.append_value(old.updated_seq);
+                op.append_value("delete");
+            }
+            None => continue,
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Ok(None);
+    }
+    let mut fields: Vec<Field> = inventory_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("op", DataType::Utf8, false));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(name.finish()),
+        Arc::new(qty.finish()),
+        utc(ts.finish()),
+        Arc::new(seq.finish()),
+        Arc::new(op.finish()),
+    ];
+    Ok(Some(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        cols,
+    )?))
+}

@@ -1,0 +1,346 @@
+//! `stockroom stream inventory-events` (shared/pipelines.md §4): JSON lines from stdin, a
+//! file or a growing file, applied in arrival order in micro-batches, each committed
+//! atomically and exactly once.
+//!
+//! # Exactly once across three tables
+//!
+//! Delta has no multi-table transaction, so the stream makes one table the commit point:
+//!
+//! - Every non-blank input line gets a `seq`, counted over the stream's whole life; the
+//!   stream offset is the last seq applied.
+//! - A micro-batch writes `product_events` (accepted events with their outcome) and
+//!   `rejects` (partition `inventory-events`), then `product_inventory` (one MERGE). Each
+//!   commit carries the Delta application transaction `stockroom-stream:inventory-events`
+//!   with version = the batch's last seq. The inventory commit — the commit point — also
+//!   carries the input file's byte offset and line count (one transaction each, keyed by the
+//!   file's canonical path). A batch that changes no product still commits the inventory's
+//!   transactions alone.
+//! - On start the stream reads the inventory's transaction: that is the last batch fully
+//!   applied. If `product_events` or `rejects` hold a later transaction, a crash hit between
+//!   their commit and the inventory's: their rows with a later seq are deleted (rolled back)
+//!   before anything else. A file is then read again from the committed byte offset, so the
+//!   interrupted batch is re-applied against the same inventory state and gets the same
+//!   outcomes; stdin cannot be re-read, so that batch is lost with the pipe, in all three
+//!   tables alike (use `--input FILE` for end-to-end exactly once).
+//! - One writer at a time: the stream holds `runs/inventory-events.lock`. Being the only
+//!   writer, it keeps the inventory in memory (loaded once at start) and folds each batch
+//!   there, so a batch costs O(batch) besides the MERGE itself.
+//!
+//! A crash at any point leaves every table at a committed version; the next start resumes
+//! at the first event not applied and applies nothing twice.
+//!
+//! Module map: [`source`] reads lines, [`event`] validates one line, [`fold`] applies a
+//! batch in memory, [`commit`] writes Delta, [`maintain`] compacts and checkpoints,
+//! [`stats`] counts, [`fault`] injects crashes for the tests.
+
+pub mod commit;
+pub mod event;
+pub mod fault;
+pub mod fold;
+pub mod maintain;
+pub mod source;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::exec::Executor;
+use crate::pipeline::lock::RunLock;
+use commit::{AcceptedRow, BatchWrite, RejectRow, Tables};
+use fold::Product;
+pub use source::Input;
+use source::{Item, Line, Position};
+pub use stats::StreamSummary;
+
+/// The pipeline name (the `rejects` partition, the lock, the run ids).
+pub const PIPELINE: &str = "inventory-events";
+/// Application id of the stream's Delta transactions.
+pub const APP_ID: &str = "stockroom-stream:inventory-events";
+
+/// Called after every batch (and about once a second while idle) with the counters.
+pub type Progress = Box<dyn FnMut(&StreamSummary, Instant) + Send>;
+
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    pub input: Input,
+    /// Keep reading a file as it grows (until stopped).
+    pub follow: bool,
+    /// Close a micro-batch after this many events…
+    pub batch_size: usize,
+    /// …or this long after its first event, whichever comes first.
+    pub batch_ms: u64,
+    /// Compact and checkpoint every this many micro-batches (0 = never).
+    pub maintain_every: u64,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            input: Input::Stdin,
+            follow: false,
+            batch_size: 50_000,
+            batch_ms: 1_000,
+            maintain_every: 100,
+        }
+    }
+}
+
+/// Runs the stream until the input ends or `stop` completes (a signal). A batch in
+/// progress when `stop` fires is committed before returning; none is started after.
+pub async fn run(
+    exec: &Executor,
+    opts: &StreamOptions,
+    stop: impl Future<Output = ()>,
+    mut progress: Option<Progress>,
+) -> Result<StreamSummary> {
+    if opts.follow && matches!(opts.input, Input::Stdin) {
+        return Err(Error::Invalid(
+            "--follow needs --input FILE (stdin is followed anyway until it closes)".into(),
+        ));
+    }
+    let wh = exec.warehouse().clone();
+    let _lock = RunLock::acquire(wh.runs_dir().join(format!("{PIPELINE}.lock")), PIPELINE)?;
+    let started = Instant::now();
+    let run_id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+        std::process::id()
+    );
+    let ctx = exec.context();
+    let mut tables = Tables::open(&wh).await?;
+    let resume = tables.resume(&opts.input).await?;
+    let mut state = tables.load_state(ctx).await?;
+    let mut rx = source::spawn(
+        &opts.input,
+        resume.position,
+        opts.follow,
+        opts.batch_size.clamp(1024, 200_000),
+    )?;
+    let input_key = commit::input_key(&opts.input);
+    let source_name = opts.input.name();
+
+    let mut s = StreamSummary {
+        pipeline: PIPELINE.into(),
+        run_id: run_id.clone(),
+        input: source_name.clone(),
+        first_seq: resume.last_seq + 1,
+        last_seq: resume.last_seq,
+        rolled_back: resume.rolled_back,
+        resumed_at_offset: resume.position.offset,
+        ..Default::default()
+    };
+    let mut next_seq = resume.last_seq + 1;
+    let mut pending: Vec<Line> = Vec::new();
+    let batch_size = opts.batch_size.max(1);
+    let batch_window = Duration::from_millis(opts.batch_ms);
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let mut ended = false;
+    let mut stopped = false;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tokio::pin!(stop);
+
+    loop {
+        let due = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+        if !pending.is_empty() && (pending.len() >= batch_size || due || ended || stopped) {
+            let lines = std::mem::take(&mut pending);
+            deadline = None;
+            s.batches += 1;
+            let ctx_batch = BatchCtx {
+                tables: &mut tables,
+                ctx,
+                state: &mut state,
+                source_name: &source_name,
+                input_key: &input_key,
+                run_id: &run_id,
+                batch_no: s.batches,
+            };
+            process(ctx_batch, lines, &mut next_seq, &mut s).await?;
+            s.delta_commits = tables.commits;
+            if opts.maintain_every > 0 && s.batches.is_multiple_of(opts.maintain_every) {
+                maintain::run(ctx, &mut tables).await?;
+                s.maintenance_runs += 1;
+            }
+            if let Some(p) = progress.as_mut() {
+                p(&s, started);
+            }
+            continue;
+        }
+        if ended || stopped {
+            break;
+        }
+        tokio::select! {
+            biased;
+            _ = &mut stop => {
+                stopped = true;
+                s.stopped_by = "signal".into();
+                // Lines the reader already took from the input are committed too: from a
+                // pipe they could not be read again.
+                while let Ok(Item::Line(l)) = rx.try_recv() {
+                    pending.push(l);
+                }
+            }
+            item = rx.recv() => match item {
+                Some(Item::Line(l)) => {
+                    if pending.is_empty() {
+                        deadline = Some(tokio::time::Instant::now() + batch_window);
+                    }
+                    pending.push(l);
+                    // Take what is already there without another trip through select.
+                    while pending.len() < batch_size {
+                        match rx.try_recv() {
+                            Ok(Item::Line(l)) => pending.push(l),
+                            Ok(Item::End) => { ended = true; break; }
+                            Ok(Item::Failed(e)) => return Err(Error::Invalid(e)),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(Item::End) | None => ended = true,
+                Some(Item::Failed(e)) => return Err(Error::Invalid(e)),
+            },
+            _ = sleep_until(deadline), if deadline.is_some() => {}
+            _ = tick.tick() => {
+                if let Some(p) = progress.as_mut() {
+                    p(&s, started);
+                }
+            }
+        }
+    }
+    if s.stopped_by.is_empty() {
+        s.stopped_by = "end of input".into();
+    }
+    s.delta_commits = tables.commits;
+    s.seconds = started.elapsed().as_secs_f64();
+    s.events_per_second = s.rate(started.elapsed());
+    write_summary(&wh.runs_dir().join(PIPELINE), &s)?;
+    Ok(s)
+}
+
+/// `runs/inventory-events/<run_id>.json`, written atomically (temp file + rename).
+fn write_summary(dir: &std::path::Path, s: &StreamSummary) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let path = dir.join(format!("{}.json", s.run_id));
+    let tmp = dir.join(format!(".{}.json.tmp", s.run_id));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(s)?)
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+async fn sleep_until(d: Option<tokio::time::Instant>) {
+    match d {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct BatchCtx<'a> {
+    tables: &'a mut Tables,
+    ctx: &'a datafusion::prelude::SessionContext,
+    state: &'a mut HashMap<String, Product>,
+    source_name: &'a str,
+    input_key: &'a Option<String>,
+    run_id: &'a str,
+    batch_no: u64,
+}
+
+/// Validates, folds and commits one micro-batch, then applies it to the in-memory state.
+async fn process(
+    b: BatchCtx<'_>,
+    lines: Vec<Line>,
+    next_seq: &mut i64,
+    s: &mut StreamSummary,
+) -> Result<()> {
+    let t0 = Instant::now();
+    let oldest = lines.iter().map(|l| l.read_at).min();
+    let end = lines
+        .last()
+        .map(|l| Position {
+            offset: l.end_offset,
+            lines: l.line_number,
+        })
+        .unwrap_or_default();
+    let parsed: Vec<(i64, &Line, &source::Parsed)> = lines
+        .iter()
+        .map(|l| {
+            let seq = *next_seq;
+            *next_seq += 1;
+            (seq, l, &l.parsed)
+        })
+        .collect();
+    let last_seq = *next_seq - 1;
+    let valid: Vec<(i64, &event::Event)> = parsed
+        .iter()
+        .filter_map(|(seq, _, r)| r.as_ref().ok().map(|e| (*seq, e)))
+        .collect();
+    let folded = fold::fold(b.state, &valid);
+    let mut outcomes = folded.results.iter();
+    let mut events = Vec::with_capacity(valid.len());
+    let mut rejects = Vec::new();
+    for (seq, line, r) in &parsed {
+        match r {
+            Err(codes) => rejects.push(RejectRow {
+                seq: *seq,
+                line_number: line.line_number,
+                record: &line.text,
+                reasons: codes.clone(),
+            }),
+            Ok(e) => match outcomes.next() {
+                Some(Ok(o)) => events.push(AcceptedRow {
+                    seq: *seq,
+                    event: e,
+                    outcome: *o,
+                    line_number: line.line_number,
+                }),
+                Some(Err(code)) => rejects.push(RejectRow {
+                    seq: *seq,
+                    line_number: line.line_number,
+                    record: &line.text,
+                    reasons: vec![code.to_string()],
+                }),
+                None => return Err(Error::Invalid("internal: fold result count".into())),
+            },
+        }
+    }
+    let write = BatchWrite {
+        last_seq,
+        events,
+        rejects,
+        changed: &folded.changed,
+        source_name: b.source_name,
+        input_key: b.input_key.clone(),
+        end,
+        run_id: b.run_id,
+        now: chrono::Utc::now().timestamp_micros(),
+    };
+    tracing::debug!(
+        batch_no = b.batch_no,
+        events = parsed.len(),
+        parse_fold_ms = t0.elapsed().as_millis() as u64,
+        "batch folded"
+    );
+    b.tables.commit(b.ctx, &write, b.state, b.batch_no).await?;
+
+    s.events_read += parsed.len() as u64;
+    s.events_accepted += write.events.len() as u64;
+    s.events_rejected += write.rejects.len() as u64;
+    for e in &write.events {
+        *s.outcomes.entry(e.outcome.as_str().into()).or_default() += 1;
+    }
+    for r in &write.rejects {
+        for c in &r.reasons {
+            *s.reasons.entry(c.clone()).or_default() += 1;
+        }
+    }
+    s.last_seq = last_seq;
+    if let Some(t) = oldest {
+        s.last_lag_ms = t.elapsed().as_secs_f64() * 1000.0;
+    }
+    drop(write);
+    fold::apply(b.state, folded.changed);
+    Ok(())
+}
