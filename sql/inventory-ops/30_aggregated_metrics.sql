@@ -18,19 +18,33 @@ SELECT sku, warehouse_id, "timestamp", date, event_type,
             ELSE 0 END AS d_reserved
 FROM inventory_transactions;
 
--- transaction_agg: hour / day / ISO week (Monday start) per (sku, warehouse_id).
+-- transaction_agg: hour / day / ISO week (Monday start) per (sku, warehouse_id). Days roll up
+-- from hours and weeks from days (each grouping reads the smaller table before it).
+CREATE TEMP TABLE agg_hour AS
+SELECT date_trunc('hour', "timestamp") AS period_start, sku, warehouse_id,
+       sum(units_in) AS units_in, sum(units_out) AS units_out, count(*) AS txn_count
+FROM moves
+GROUP BY date_trunc('hour', "timestamp"), sku, warehouse_id;
+
+CREATE TEMP TABLE agg_day AS
+SELECT date_trunc('day', period_start) AS period_start, sku, warehouse_id,
+       sum(units_in) AS units_in, sum(units_out) AS units_out, sum(txn_count) AS txn_count
+FROM agg_hour
+GROUP BY date_trunc('day', period_start), sku, warehouse_id;
+
 CREATE TEMP TABLE transaction_agg_new AS
-SELECT grain, period_start, sku, warehouse_id,
-       sum(units_in) AS units_in, sum(units_out) AS units_out,
-       sum(units_in) - sum(units_out) AS net_change, count(*) AS txn_count
+SELECT grain, period_start, sku, warehouse_id, units_in, units_out,
+       units_in - units_out AS net_change, txn_count
 FROM (
-  SELECT 'hour' AS grain, date_trunc('hour', "timestamp") AS period_start, * FROM moves
+  SELECT 'hour' AS grain, * FROM agg_hour
   UNION ALL
-  SELECT 'day' AS grain, date_trunc('day', "timestamp") AS period_start, * FROM moves
+  SELECT 'day' AS grain, * FROM agg_day
   UNION ALL
-  SELECT 'week' AS grain, date_trunc('week', "timestamp") AS period_start, * FROM moves
-)
-GROUP BY grain, period_start, sku, warehouse_id;
+  SELECT 'week' AS grain, date_trunc('week', period_start) AS period_start, sku, warehouse_id,
+         sum(units_in) AS units_in, sum(units_out) AS units_out, sum(txn_count) AS txn_count
+  FROM agg_day
+  GROUP BY date_trunc('week', period_start), sku, warehouse_id
+);
 
 CREATE TABLE IF NOT EXISTS transaction_agg PARTITIONED BY (grain) AS
 SELECT * FROM transaction_agg_new LIMIT 0;
