@@ -8,6 +8,7 @@ mod pipeline;
 mod query;
 mod repl;
 mod run_sql;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Load the bundled sample data, run every pipeline on it, then the SQL tour.
     Demo(demo::DemoArgs),
+    /// Serve the warehouse over the PostgreSQL wire protocol (psql, BI tools, drivers).
+    Serve(serve::ServeArgs),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -84,6 +87,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Bench(a)) => {
             bench::run(open(&args.warehouse)?, a, args.warehouse.clone()).await
         }
+        Some(Command::Serve(a)) => serve::run(a, args.warehouse.clone(), opts).await,
         Some(Command::Demo(a)) => {
             let wh = a
                 .warehouse_override

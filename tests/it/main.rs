@@ -7,4 +7,5 @@ mod engine;
 mod front_ends;
 mod inventory;
 mod pipelines;
+mod serve;
 mod shell;
