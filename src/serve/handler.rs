@@ -50,21 +50,23 @@ use crate::sql::tokens::{render, tokenize};
 /// What every connection shares.
 pub struct Shared {
     pub limits: Limits,
+    pub pg_catalog: super::pg_catalog::PgCatalog,
     pub startup: Arc<Startup>,
     compat: PostgresCompatibilityParser,
     hooks: Vec<Arc<dyn QueryHook>>,
 }
 
 impl Shared {
-    pub fn new(limits: Limits, startup: Startup) -> Self {
+    pub fn new(limits: Limits, startup: Startup) -> crate::Result<Self> {
         use datafusion_postgres::hooks::set_show::SetShowHook;
         use datafusion_postgres::hooks::transactions::TransactionStatementHook;
-        Self {
+        Ok(Self {
             limits,
+            pg_catalog: super::pg_catalog::PgCatalog::new()?,
             startup: Arc::new(startup),
             compat: PostgresCompatibilityParser::new(),
             hooks: vec![Arc::new(SetShowHook), Arc::new(TransactionStatementHook)],
-        }
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod handler;
 pub mod limits;
+pub mod pg_catalog;
 
 use std::io::BufReader;
 use std::net::SocketAddr;
@@ -16,8 +17,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
-use datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog;
 use datafusion_postgres::pgwire;
 use pgwire::tokio::tokio_rustls::rustls;
 use tokio::net::TcpListener;
@@ -28,7 +27,7 @@ pub use limits::Limits;
 
 use crate::error::{Error, Result};
 use crate::exec::Executor;
-use crate::session::{CATALOG, SessionOptions};
+use crate::session::SessionOptions;
 use crate::warehouse::Warehouse;
 
 /// Everything `stockroom serve` is told.
@@ -86,7 +85,10 @@ impl Server {
             .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;
         let limits = Limits::new(config.max_concurrent_queries, config.query_timeout)
             .map_err(|e| Error::io("starting the query threads", e))?;
-        let shared = Arc::new(Shared::new(limits, auth::Startup::new(config.auth.clone())));
+        let shared = Arc::new(Shared::new(
+            limits,
+            auth::Startup::new(config.auth.clone()),
+        )?);
         Ok(Self {
             listener,
             config,
@@ -131,16 +133,20 @@ impl Server {
                             continue;
                         }
                     };
-                    let conn = match self.connection() {
-                        Ok(c) => c,
-                        Err(e) => {
-                            tracing::warn!(%peer, "cannot open a session: {e}");
-                            continue;
-                        }
-                    };
                     let tls = self.tls.clone();
+                    let config = self.config.clone();
+                    let shared = self.shared.clone();
+                    // The session is built in the connection's task, not here: the accept
+                    // loop never waits for one connection's setup.
                     tokio::spawn(async move {
                         let _ = socket.set_nodelay(true);
+                        let conn = match connection(&config, shared) {
+                            Ok(c) => c,
+                            Err(e) => {
+                                tracing::warn!(%peer, "cannot open a session: {e}");
+                                return;
+                            }
+                        };
                         if let Err(e) = pgwire::tokio::process_socket(socket, tls, conn).await {
                             tracing::debug!(%peer, "connection ended: {e}");
                         }
@@ -170,14 +176,21 @@ impl Server {
         }
         Ok(())
     }
+}
 
-    fn connection(&self) -> Result<Connection> {
-        let exec = Executor::new(self.config.warehouse.clone(), &self.config.session)?
-            .read_only(!self.config.allow_writes);
-        setup_pg_catalog(exec.context(), CATALOG, EmptyContextProvider)
-            .map_err(|e| Error::DataFusion(*e))?;
-        Ok(Connection::new(exec, self.shared.clone()))
-    }
+/// A connection's own executor (read-only unless --allow-writes) with `pg_catalog`.
+fn connection(config: &ServeConfig, shared: Arc<Shared>) -> Result<Connection> {
+    let started = Instant::now();
+    let exec =
+        Executor::new(config.warehouse.clone(), &config.session)?.read_only(!config.allow_writes);
+    let built = started.elapsed();
+    shared.pg_catalog.install(exec.context())?;
+    tracing::debug!(
+        executor_ms = built.as_secs_f64() * 1000.0,
+        total_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "session ready"
+    );
+    Ok(Connection::new(exec, shared))
 }
 
 /// Binds and serves until SIGINT or SIGTERM.
