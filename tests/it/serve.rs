@@ -430,3 +430,44 @@ fn sigterm_lets_the_running_query_finish_then_exits() {
     assert!(status.success(), "{status}: {}", server.log_text());
     assert!(server.log_text().contains("shut down cleanly"));
 }
+
+/// Drivers (JDBC, tokio-postgres, …) use the extended protocol: Parse/Describe/Bind/Execute
+/// with `$n` parameters. pgbench speaks it and can check results (`\gset`, `\if`): a wrong
+/// value runs a failing query, which makes pgbench exit non-zero.
+#[test]
+fn extended_protocol_binds_parameters_and_describes_results() {
+    let wh = ecommerce_warehouse();
+    let server = Server::start(&wh, &["--no-auth"]);
+    let script = wh.dir.path().join("check.sql");
+    // By hand: the one day with 2 orders is 2024-03-14 with revenue 110 and return rate 50.
+    std::fs::write(
+        &script,
+        "\\set n 2\n\
+         SELECT total_revenue AS rev, return_rate AS rr, total_items_sold AS items \
+         FROM order_kpis WHERE total_orders = :n \\gset\n\
+         \\if :rev != 110 or :rr != 50 or :items != 3\n\
+         SELECT * FROM wrong_kpi_value;\n\
+         \\endif\n\
+         SELECT count(*) AS versions FROM order_kpis VERSION AS OF 0 \\gset\n\
+         \\if :versions != 0\n\
+         SELECT * FROM wrong_time_travel;\n\
+         \\endif\n",
+    )
+    .expect("script");
+    for mode in ["extended", "prepared"] {
+        let out = Command::new("pgbench")
+            .args(["-n", "-t", "3", "-c", "2", "-M", mode])
+            .args(["-h", "127.0.0.1", "-p", &server.port.to_string(), "-U", "x"])
+            .arg("-f")
+            .arg(&script)
+            .arg("stockroom")
+            .output()
+            .expect("pgbench is installed (postgresql-client)");
+        assert!(
+            out.status.success(),
+            "{mode}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
