@@ -81,6 +81,7 @@ impl Connection {
             session: Arc::new(Session {
                 exec: Arc::new(exec),
                 shared,
+                user_known: Arc::new(std::sync::OnceLock::new()),
             }),
         }
     }
@@ -103,6 +104,8 @@ impl PgWireServerHandlers for Connection {
 pub struct Session {
     exec: Arc<Executor>,
     shared: Arc<Shared>,
+    /// Set once `session_user()` answers with this connection's user.
+    user_known: Arc<std::sync::OnceLock<()>>,
 }
 
 /// A statement after the compatibility pass.
@@ -114,6 +117,22 @@ struct Routed {
 }
 
 impl Session {
+    /// `current_user` / `session_user()` name the logged-in user (pg_catalog's default says
+    /// "postgres"). The user is only known after the startup phase, hence on first use.
+    fn know_user(&self, user: &str) {
+        self.user_known.get_or_init(|| {
+            use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+            let value = datafusion::scalar::ScalarValue::Utf8(Some(user.to_string()));
+            self.exec.context().register_udf(create_udf(
+                "session_user",
+                vec![],
+                DataType::Utf8,
+                Volatility::Stable,
+                Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
+            ));
+        });
+    }
+
     fn route(&self, text: &str) -> Routed {
         let raw = || Routed {
             parsed: None,
@@ -291,6 +310,7 @@ impl SimpleQueryHandler for Session {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let user = user_of(client);
+        self.know_user(&user);
         let split = split_statements(query);
         let incomplete = split.has_incomplete();
         let mut texts: Vec<String> = split.statements.into_iter().map(|s| s.text).collect();
@@ -374,6 +394,7 @@ impl QueryParser for Session {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        self.know_user(&user_of(client));
         let routed = self.route(sql);
         if let Some(stmt) = &routed.parsed {
             for hook in &self.shared.hooks {
@@ -464,6 +485,7 @@ impl ExtendedQueryHandler for Session {
         Arc::new(Session {
             exec: self.exec.clone(),
             shared: self.shared.clone(),
+            user_known: self.user_known.clone(),
         })
     }
 

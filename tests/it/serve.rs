@@ -206,6 +206,10 @@ fn psql_browses_queries_time_travels_and_is_refused_writes_and_bad_passwords() {
     );
 
     assert_rows(&server.rows(u, p, KPI_QUERY), &KPI_EXPECTED);
+    assert_eq!(
+        server.rows(u, p, "SELECT current_user, current_database()"),
+        [["analyst", "stockroom"]]
+    );
     // Our UDFs are there too.
     assert_eq!(
         server.rows(u, p, "SELECT safe_div(1, 0) IS NULL, safe_div(9, 3)"),
