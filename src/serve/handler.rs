@@ -326,9 +326,16 @@ impl SimpleQueryHandler for Session {
             if let Some(stmt) = &routed.parsed
                 && let Some(r) = self.hook(stmt, client).await
             {
+                let statement = one_line(&text);
                 match r {
-                    Ok(r) => responses.push(r),
-                    Err(e) => return Err(e),
+                    Ok(r) => {
+                        tracing::info!(user, ms = 0, rows = 0, statement, "query (session)");
+                        responses.push(r)
+                    }
+                    Err(e) => {
+                        tracing::info!(user, ms = 0, rows = 0, error = %e, statement, "query (session)");
+                        return Err(e);
+                    }
                 }
                 continue;
             }
