@@ -26,6 +26,13 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// A write statement on a read-only executor (the server's default). Holds the
+    /// statement kind (INSERT, MERGE, CREATE, VACUUM, …).
+    #[error(
+        "{0} refused: this server is read-only (start `stockroom serve` with --allow-writes to permit writes)"
+    )]
+    ReadOnly(String),
+
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
 

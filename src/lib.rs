@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod pipeline;
 pub mod print;
 pub mod script;
+pub mod serve;
 pub mod session;
 pub mod sql;
 pub mod stream;

@@ -66,6 +66,17 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 0.001)]
         dirty_ratio: f64,
     },
+    /// Point KPI lookups (`order_kpis` for one date) through `stockroom serve` with concurrent
+    /// pgbench clients, then the same query through `stockroom query` processes.
+    Serve {
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Scale of the ecommerce data generated when `order_kpis` does not exist yet.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
     /// `generate pos` then one `pipeline run pos`: rows/s and peak memory.
     Pos {
         #[arg(long, default_value_t = 5_000_000)]
@@ -255,6 +266,11 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
                 times[0]
             );
         }
+        BenchWhat::Serve {
+            clients,
+            seconds,
+            scale,
+        } => bench_serve(&exec, &warehouse, clients, seconds, scale).await?,
         BenchWhat::Pos {
             rows,
             dirty_ratio,
@@ -323,4 +339,207 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `p` in 0..=100 of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report_latencies(what: &str, mut ms: Vec<f64>, seconds: f64, clients: usize) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{what}: {} queries in {seconds:.1}s with {clients} clients = {:.1} queries/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        ms.len(),
+        ms.len() as f64 / seconds,
+        percentile(&ms, 50.0),
+        percentile(&ms, 99.0)
+    );
+}
+
+async fn bench_serve(
+    exec: &Executor,
+    warehouse: &std::path::Path,
+    clients: usize,
+    seconds: u64,
+    scale: f64,
+) -> anyhow::Result<()> {
+    use stockroom::serve::{Auth, ServeConfig, Server};
+
+    let clients = clients.max(1);
+    if !exec.warehouse().is_table("order_kpis") {
+        let landing = exec.warehouse().landing_dir("ecommerce");
+        let spec = EcommerceSpec {
+            scale,
+            seed: 7,
+            dirty_ratio: 0.05,
+            ..EcommerceSpec::default()
+        };
+        let t = Instant::now();
+        let g = generate_ecommerce(&landing, &spec)?;
+        report_generated(&g, t);
+        run_pipeline_bench(exec, "ecommerce", &g).await?;
+    }
+    let day = exec
+        .query_batches("SELECT CAST(max(order_date) AS VARCHAR) FROM order_kpis")
+        .await?;
+    let day = day
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| datafusion::arrow::util::display::array_value_to_string(b.column(0), 0))
+        .transpose()?
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("order_kpis is empty"))?;
+    let sql = format!("SELECT * FROM order_kpis WHERE order_date = DATE '{day}'");
+    println!("query: {sql}");
+
+    let server = Server::bind(ServeConfig {
+        listen: "127.0.0.1:0".parse()?,
+        warehouse: exec.warehouse().clone(),
+        session: stockroom::session::SessionOptions {
+            memory_limit: Some(1 << 30),
+            target_partitions: None,
+        },
+        allow_writes: false,
+        auth: Auth::None,
+        tls: None,
+        query_timeout: None,
+        max_concurrent_queries: clients,
+        shutdown_grace: std::time::Duration::from_secs(5),
+    })
+    .await?;
+    let port = server.local_addr()?.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    // pgbench: its own client threads, one connection per client, simple protocol.
+    let dir = tempfile_dir()?;
+    let script = dir.join("point.sql");
+    std::fs::write(&script, format!("{sql};\n"))?;
+    let prefix = dir.join("pgbench_log");
+    let mut cmd = std::process::Command::new("pgbench");
+    cmd.args([
+        "-n",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-U",
+        "bench",
+    ])
+    .args([
+        "-c",
+        &clients.to_string(),
+        "-j",
+        &clients.min(8).to_string(),
+    ])
+    .args(["-T", &seconds.to_string(), "-M", "simple", "-l"])
+    .arg(format!("--log-prefix={}", prefix.display()))
+    .arg("-f")
+    .arg(&script)
+    .arg("stockroom")
+    .current_dir(&dir);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot run pgbench ({e}); install postgresql-client"))?;
+    let _ = stop.send(());
+    running.await??;
+    if !out.status.success() {
+        anyhow::bail!("pgbench failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line.starts_with("tps") || line.contains("failed") || line.contains("processed") {
+            println!("pgbench: {line}");
+        }
+    }
+    // Per-transaction log lines: client_id transaction_no latency_us script_no epoch epoch_us.
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if !path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("pgbench_log"))
+        {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path)?.lines() {
+            if let Some(us) = line
+                .split_whitespace()
+                .nth(2)
+                .and_then(|t| t.parse::<f64>().ok())
+            {
+                latencies.push(us / 1000.0);
+            }
+        }
+    }
+    report_latencies(
+        "stockroom serve (pgbench)",
+        latencies,
+        seconds as f64,
+        clients,
+    );
+
+    // The same query as one `stockroom query` process each, from the same number of clients.
+    let exe = std::env::current_exe()?;
+    let wh = warehouse.to_path_buf();
+    let started = Instant::now();
+    let deadline = started + std::time::Duration::from_secs(seconds);
+    let per_client: Vec<anyhow::Result<Vec<f64>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<Vec<f64>> {
+                    let mut times = Vec::new();
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let out = std::process::Command::new(&exe)
+                            .arg("--warehouse")
+                            .arg(&wh)
+                            .args(["query", &sql, "--format", "csv"])
+                            .output()?;
+                        if !out.status.success() {
+                            anyhow::bail!(
+                                "stockroom query failed: {}",
+                                String::from_utf8_lossy(&out.stderr)
+                            );
+                        }
+                        times.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Ok(times)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("client thread panicked")))
+            })
+            .collect()
+    });
+    let mut times = Vec::new();
+    for r in per_client {
+        times.extend(r?);
+    }
+    report_latencies(
+        "stockroom query (one process per query)",
+        times,
+        started.elapsed().as_secs_f64(),
+        clients,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A fresh directory for pgbench's script and logs.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("stockroom-bench-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }

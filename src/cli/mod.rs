@@ -11,6 +11,7 @@ mod query;
 mod repl;
 mod run_sql;
 mod schedule;
+mod serve;
 mod stream;
 
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ pub enum Command {
     Dq(dq::DqArgs),
     /// Print the pipelines' schedules as crontab lines or systemd timers (no daemon).
     Schedule(schedule::ScheduleArgs),
+    /// Serve the warehouse over the PostgreSQL wire protocol (psql, BI tools, drivers).
+    Serve(serve::ServeArgs),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -97,6 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Dq(a)) => dq::run(open(&args.warehouse)?, a).await,
         Some(Command::Schedule(a)) => schedule::run(&args.warehouse, a),
+        Some(Command::Serve(a)) => serve::run(a, args.warehouse.clone(), opts).await,
         Some(Command::Demo(a)) => {
             let wh = a
                 .warehouse_override

@@ -45,6 +45,15 @@ pub struct Executor {
     read_only: bool,
 }
 
+/// What planning a statement tells before it runs (see [`Executor::describe`]).
+#[derive(Debug, Default, Clone)]
+pub struct Described {
+    /// The result columns; None for writes and commands (only running them tells).
+    pub schema: Option<datafusion::arrow::datatypes::SchemaRef>,
+    /// The type of `$1`, `$2`, … where DataFusion could infer it.
+    pub params: Vec<Option<datafusion::arrow::datatypes::DataType>>,
+}
+
 /// Removes per-statement snapshots from the catalog however the statement ends.
 struct PinGuard<'a> {
     schema: &'a WarehouseSchema,
@@ -141,7 +150,11 @@ impl Executor {
 
     async fn run(&self, sql: &str, dry_run: bool) -> Result<Outcome> {
         let tokens = tokenize(sql)?;
+        let kind = statement_kind(&tokens);
         if let Some(cmd) = parse_command(&tokens)? {
+            if cmd.writes() {
+                self.check_writable(&kind)?;
+            }
             return self.run_command(cmd, dry_run).await;
         }
 
@@ -166,7 +179,7 @@ impl Executor {
         if let DfStatement::Statement(s) = &stmt {
             match s.as_ref() {
                 SqlStatement::Merge(_) | SqlStatement::Delete(_) | SqlStatement::Update(_) => {
-                    self.check_writable("MERGE/DELETE/UPDATE")?;
+                    self.check_writable(&kind)?;
                     if dry_run {
                         // Planning the source query is the useful part of a dry run.
                         return Ok(Outcome::Message(format!("would run: {}", first_line(&sql))));
@@ -194,7 +207,59 @@ impl Executor {
         }
 
         let plan = state.statement_to_plan(stmt).await?;
+        if writes(&plan) {
+            self.check_writable(&kind)?;
+        }
         self.run_plan(plan, create_opts, dry_run).await
+    }
+
+    /// Plans a statement without running it (the Postgres server's Describe): the columns
+    /// it returns and the types of its `$n` parameters, where planning can tell.
+    pub async fn describe(&self, sql: &str) -> Result<Described> {
+        let unknown = Described::default();
+        let tokens = tokenize(sql)?;
+        if parse_command(&tokens)?.is_some() {
+            return Ok(unknown);
+        }
+        let (tokens, pinned) = pin_references(&tokens)?;
+        let _guard = PinGuard {
+            schema: &self.schema,
+            names: pinned.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        for (name, r) in &pinned {
+            self.register_pinned(name, r).await?;
+        }
+        if extract_create_options(&tokens)?.is_some() {
+            return Ok(unknown);
+        }
+        let state = self.ctx.state();
+        let stmt = state.sql_to_statement(&render(&tokens), &Dialect::Generic)?;
+        if let DfStatement::Statement(s) = &stmt
+            && matches!(
+                s.as_ref(),
+                SqlStatement::Merge(_) | SqlStatement::Delete(_) | SqlStatement::Update(_)
+            )
+        {
+            return Ok(unknown);
+        }
+        let plan = state.statement_to_plan(stmt).await?;
+        let mut params: Vec<(usize, Option<datafusion::arrow::datatypes::DataType>)> = plan
+            .get_parameter_types()?
+            .into_iter()
+            .filter_map(|(k, t)| k.trim_start_matches('$').parse().ok().map(|n| (n, t)))
+            .collect();
+        params.sort_by_key(|(n, _)| *n);
+        let count = params.last().map(|(n, _)| *n).unwrap_or(0);
+        let mut types = vec![None; count];
+        for (n, t) in params {
+            if n >= 1 {
+                types[n - 1] = t;
+            }
+        }
+        Ok(Described {
+            schema: (!writes(&plan)).then(|| Arc::new(plan.schema().as_arrow().clone())),
+            params: types,
+        })
     }
 
     async fn run_plan(
@@ -203,9 +268,6 @@ impl Executor {
         create_opts: Option<CreateOptions>,
         dry_run: bool,
     ) -> Result<Outcome> {
-        if writes(&plan) {
-            self.check_writable(plan.display().to_string().as_str())?;
-        }
         if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) = &plan
             && create_opts.as_ref().is_some_and(|o| o.temporary)
         {
@@ -333,9 +395,6 @@ impl Executor {
     }
 
     async fn run_command(&self, cmd: Command, dry_run: bool) -> Result<Outcome> {
-        if cmd.writes() {
-            self.check_writable(&format!("{cmd:?}"))?;
-        }
         if let Command::Describe { table } = &cmd
             && !self.warehouse.is_table(table)
         {
@@ -405,14 +464,35 @@ impl Executor {
         Ok(())
     }
 
+    /// `what` names the statement kind the user wrote (INSERT, MERGE, VACUUM, …).
     fn check_writable(&self, what: &str) -> Result<()> {
         if self.read_only {
-            return Err(Error::Invalid(format!(
-                "this server is read-only: {} refused (start it with --allow-writes to permit writes)",
-                first_line(what)
-            )));
+            return Err(Error::ReadOnly(what.to_string()));
         }
         Ok(())
+    }
+}
+
+/// The statement's leading keyword(s) as the user wrote them, for messages: `INSERT`,
+/// `CREATE TABLE`, `DESCRIBE HISTORY`, ….
+fn statement_kind(tokens: &[Token]) -> String {
+    let words: Vec<String> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .take(2)
+        .map_while(keyword)
+        .collect();
+    match words.as_slice() {
+        [first, second]
+            if matches!(
+                first.as_str(),
+                "CREATE" | "DROP" | "DESCRIBE" | "ALTER" | "INSERT"
+            ) =>
+        {
+            format!("{first} {second}")
+        }
+        [first, ..] => first.clone(),
+        [] => "this statement".into(),
     }
 }
 

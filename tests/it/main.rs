@@ -8,5 +8,6 @@ mod front_ends;
 mod inventory;
 mod inventory_ops;
 mod pipelines;
+mod serve;
 mod shell;
 mod stream;

@@ -1,0 +1,336 @@
+//! Who may connect: users with PBKDF2-hashed passwords from a TOML file or the environment,
+//! and the pgwire startup handler that checks them.
+//!
+//! The client sends its password in a cleartext PasswordMessage (protected by TLS when the
+//! server has a certificate); the server keeps only salted hashes, so a leaked users file
+//! neither reveals passwords nor lets anyone log in.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::num::NonZeroU32;
+use std::path::Path;
+
+use async_trait::async_trait;
+use datafusion_postgres::pgwire;
+use futures::{Sink, SinkExt};
+use pgwire::api::auth::{
+    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
+};
+use pgwire::api::{
+    ClientInfo, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator,
+    RandomPidSecretKeyGenerator,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::startup::Authentication;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use ring::rand::SecureRandom;
+
+use crate::error::{Error, Result};
+
+const SCHEME: &str = "pbkdf2-sha256";
+/// OWASP's recommendation for PBKDF2-HMAC-SHA256 (2023).
+pub const DEFAULT_ITERATIONS: u32 = 600_000;
+const SALT_LEN: usize = 16;
+const HASH_LEN: usize = 32;
+
+/// One stored password: `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PasswordHash {
+    iterations: NonZeroU32,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl PasswordHash {
+    /// Hashes `password` with a fresh random salt.
+    pub fn new(password: &str, iterations: u32) -> Result<Self> {
+        let iterations = NonZeroU32::new(iterations)
+            .ok_or_else(|| Error::Invalid("password hash iterations must be at least 1".into()))?;
+        let mut salt = vec![0u8; SALT_LEN];
+        ring::rand::SystemRandom::new()
+            .fill(&mut salt)
+            .map_err(|_| Error::Invalid("the system random generator failed".into()))?;
+        let mut hash = vec![0u8; HASH_LEN];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            iterations,
+            &salt,
+            password.as_bytes(),
+            &mut hash,
+        );
+        Ok(Self {
+            iterations,
+            salt,
+            hash,
+        })
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::Invalid(format!(
+                "password hash '{}…' is not of the form {SCHEME}$ITERATIONS$SALT$HASH \
+                 (create one with `stockroom serve --hash-password`)",
+                s.chars().take(16).collect::<String>()
+            ))
+        };
+        let parts: Vec<&str> = s.trim().split('$').collect();
+        let [scheme, iterations, salt, hash] = parts.as_slice() else {
+            return Err(bad());
+        };
+        if *scheme != SCHEME {
+            return Err(bad());
+        }
+        Ok(Self {
+            iterations: iterations
+                .parse::<u32>()
+                .ok()
+                .and_then(NonZeroU32::new)
+                .ok_or_else(bad)?,
+            salt: hex::decode(salt).map_err(|_| bad())?,
+            hash: hex::decode(hash).map_err(|_| bad())?,
+        })
+    }
+
+    /// Constant-time check of a password against this hash.
+    pub fn verify(&self, password: &str) -> bool {
+        ring::pbkdf2::verify(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            self.iterations,
+            &self.salt,
+            password.as_bytes(),
+            &self.hash,
+        )
+        .is_ok()
+    }
+}
+
+impl std::fmt::Display for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{SCHEME}${}${}${}",
+            self.iterations,
+            hex::encode(&self.salt),
+            hex::encode(&self.hash)
+        )
+    }
+}
+
+/// The users allowed to connect.
+#[derive(Debug, Clone, Default)]
+pub struct Users {
+    users: HashMap<String, PasswordHash>,
+    /// Checked for unknown user names so a failed login takes as long either way.
+    decoy: Option<PasswordHash>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersFile {
+    users: HashMap<String, String>,
+}
+
+impl Users {
+    /// Reads a users file:
+    ///
+    /// ```toml
+    /// [users]
+    /// analyst = "pbkdf2-sha256$600000$…$…"
+    /// ```
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading users file {}", path.display()), e))?;
+        let file: UsersFile = toml::from_str(&text).map_err(|e| {
+            Error::Invalid(format!(
+                "users file {}: {e}\nexpected:\n[users]\nNAME = \"{SCHEME}$…\"",
+                path.display()
+            ))
+        })?;
+        let mut users = Users::default();
+        for (name, hash) in file.users {
+            let hash = PasswordHash::parse(&hash).map_err(|e| {
+                Error::Invalid(format!("users file {}, user '{name}': {e}", path.display()))
+            })?;
+            users.insert(name, hash);
+        }
+        Ok(users)
+    }
+
+    pub fn insert(&mut self, name: String, hash: PasswordHash) {
+        if self.decoy.is_none() {
+            self.decoy = Some(PasswordHash {
+                iterations: hash.iterations,
+                salt: vec![0; SALT_LEN],
+                hash: vec![0; HASH_LEN],
+            });
+        }
+        self.users.insert(name, hash);
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// True when `user` exists and `password` is theirs. Hashing costs ~0.1-0.5 s by
+    /// design, so it runs off the async threads.
+    pub async fn check(self: &std::sync::Arc<Self>, user: &str, password: &str) -> bool {
+        let me = self.clone();
+        let (user, password) = (user.to_string(), password.to_string());
+        tokio::task::spawn_blocking(move || match me.users.get(&user) {
+            Some(h) => h.verify(&password),
+            None => {
+                if let Some(d) = &me.decoy {
+                    let _ = d.verify(&password);
+                }
+                false
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+/// How clients authenticate.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Password checked against the users' hashes.
+    Users(std::sync::Arc<Users>),
+    /// Anyone (only allowed on a loopback address).
+    None,
+}
+
+/// The pgwire startup phase: protocol negotiation, then a cleartext password exchange
+/// (or nothing with [`Auth::None`]).
+pub struct Startup {
+    pub auth: Auth,
+    params: DefaultServerParameterProvider,
+    pids: RandomPidSecretKeyGenerator,
+}
+
+impl Startup {
+    pub fn new(auth: Auth) -> Self {
+        let mut params = DefaultServerParameterProvider::default();
+        params.is_superuser = false;
+        Self {
+            auth,
+            params,
+            pids: RandomPidSecretKeyGenerator::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl StartupHandler for Startup {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                match self.auth {
+                    Auth::None => {
+                        let (pid, key) = self.pids.generate(client);
+                        client.set_pid_and_secret_key(pid, key);
+                        finish_authentication(client, &self.params).await?;
+                    }
+                    Auth::Users(_) => {
+                        client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                        client
+                            .send(PgWireBackendMessage::Authentication(
+                                Authentication::CleartextPassword,
+                            ))
+                            .await?;
+                    }
+                }
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(pwd) => {
+                let Auth::Users(users) = &self.auth else {
+                    return Ok(());
+                };
+                let pwd = pwd.into_password()?;
+                let user = client
+                    .metadata()
+                    .get(METADATA_USER)
+                    .cloned()
+                    .unwrap_or_default();
+                if users.check(&user, &pwd.password).await {
+                    let (pid, key) = self.pids.generate(client);
+                    client.set_pid_and_secret_key(pid, key);
+                    finish_authentication(client, &self.params).await?;
+                } else {
+                    tracing::warn!(user = %user, "login refused: wrong user name or password");
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "28P01".into(),
+                        format!("password authentication failed for user \"{user}\""),
+                    ))));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_round_trips_and_verifies() {
+        let h = PasswordHash::new("s3cret", 1000).unwrap();
+        let text = h.to_string();
+        assert!(text.starts_with("pbkdf2-sha256$1000$"));
+        let back = PasswordHash::parse(&text).unwrap();
+        assert_eq!(back, h);
+        assert!(back.verify("s3cret"));
+        assert!(!back.verify("s3cret "));
+        assert!(!back.verify(""));
+    }
+
+    #[test]
+    fn malformed_hashes_are_refused_with_the_expected_form() {
+        for bad in [
+            "",
+            "s3cret",
+            "md5$1$00$00",
+            "pbkdf2-sha256$0$00$00",
+            "pbkdf2-sha256$10$zz$00",
+        ] {
+            let e = PasswordHash::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("--hash-password"), "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn users_file_names_the_bad_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("users.toml");
+        let good = PasswordHash::new("pw", 10).unwrap();
+        std::fs::write(
+            &p,
+            format!("[users]\nalice = \"{good}\"\nbob = \"plain\"\n"),
+        )
+        .unwrap();
+        let e = Users::load(&p).unwrap_err().to_string();
+        assert!(e.contains("user 'bob'"), "{e}");
+        std::fs::write(&p, format!("[users]\nalice = \"{good}\"\n")).unwrap();
+        let users = std::sync::Arc::new(Users::load(&p).unwrap());
+        assert!(users.check("alice", "pw").await);
+        assert!(!users.check("alice", "nope").await);
+        assert!(!users.check("mallory", "pw").await);
+    }
+}
