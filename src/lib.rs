@@ -14,6 +14,7 @@ pub mod print;
 pub mod script;
 pub mod serve;
 pub mod session;
+pub mod signal;
 pub mod sql;
 pub mod stream;
 pub mod warehouse;

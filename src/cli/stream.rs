@@ -47,29 +47,6 @@ pub struct InventoryEventsArgs {
     pub json: bool,
 }
 
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 pub async fn run(exec: Executor, args: StreamArgs) -> anyhow::Result<ExitCode> {
     let StreamWhat::InventoryEvents(a) = args.what;
     let input = match a.input {
@@ -100,7 +77,7 @@ pub async fn run(exec: Executor, args: StreamArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let summary = stream::run(&exec, &opts, shutdown_signal(), progress).await;
+    let summary = stream::run(&exec, &opts, stockroom::signal::shutdown_signal(), progress).await;
     if live {
         eprintln!();
     }

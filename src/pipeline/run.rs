@@ -733,16 +733,7 @@ fn move_files(
     Ok(())
 }
 
-/// Writes the summary atomically (temp file + rename), so readers never see half of it.
+/// Writes `runs/<pipeline>/<run_id>.json`.
 fn write_summary(runs_dir: &Path, s: &RunSummary) -> Result<()> {
-    let dir = runs_dir.join(&s.pipeline);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let path = dir.join(format!("{}.json", s.run_id));
-    let tmp = dir.join(format!(".{}.json.tmp", s.run_id));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(s)?)
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
-    Ok(())
+    crate::pipeline::summary::write_json_atomically(&runs_dir.join(&s.pipeline), &s.run_id, s)
 }

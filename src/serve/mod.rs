@@ -199,28 +199,7 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
     server.run(shutdown_signal()).await
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+pub use crate::signal::shutdown_signal;
 
 fn load_tls(files: &TlsFiles) -> Result<pgwire::tokio::TlsAcceptor> {
     let open = |p: &Path, what: &str| {

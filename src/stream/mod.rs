@@ -219,16 +219,9 @@ pub async fn run(
     Ok(s)
 }
 
-/// `runs/inventory-events/<run_id>.json`, written atomically (temp file + rename).
+/// `runs/inventory-events/<run_id>.json`, written atomically.
 fn write_summary(dir: &std::path::Path, s: &StreamSummary) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let path = dir.join(format!("{}.json", s.run_id));
-    let tmp = dir.join(format!(".{}.json.tmp", s.run_id));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(s)?)
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    crate::pipeline::summary::write_json_atomically(dir, &s.run_id, s)
 }
 
 async fn sleep_until(d: Option<tokio::time::Instant>) {
