@@ -1,10 +1,10 @@
 -- Staging: per key, the last version in batch order (file name, then line) is MERGEd,
 -- typed and trimmed as received; the cleaning rules apply when the KPIs are computed.
 CREATE TEMP TABLE stage_products AS
-SELECT DISTINCT ON (id) id, sku, cost, category, name, brand, retail_price, department, source_file, ${run_id} AS run_id
-FROM checked_products
-WHERE stageable
-ORDER BY id, source_file DESC, line_number DESC;
+SELECT id, sku, cost, category, name, brand, retail_price, department, source_file, ${run_id} AS run_id
+FROM (SELECT *, row_number() OVER (PARTITION BY id ORDER BY source_file DESC, line_number DESC) AS pick
+      FROM checked_products WHERE stageable)
+WHERE pick = 1;
 
 CREATE TABLE IF NOT EXISTS stg_products PARTITIONED BY (department) AS
 SELECT * FROM stage_products LIMIT 0;
@@ -13,12 +13,12 @@ MERGE INTO stg_products AS t USING stage_products AS s ON t.id = s.id
 WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;
 
 CREATE TEMP TABLE stage_orders AS
-SELECT DISTINCT ON (order_id) order_id, user_id, lower(status) AS status, created_at, returned_at, shipped_at, delivered_at,
+SELECT order_id, user_id, lower(status) AS status, created_at, returned_at, shipped_at, delivered_at,
        num_of_item, CAST(date_part('year', created_at) AS INT) AS year,
        CAST(date_part('month', created_at) AS INT) AS month, source_file, ${run_id} AS run_id
-FROM checked_orders
-WHERE stageable
-ORDER BY order_id, source_file DESC, line_number DESC;
+FROM (SELECT *, row_number() OVER (PARTITION BY order_id ORDER BY source_file DESC, line_number DESC) AS pick
+      FROM checked_orders WHERE stageable)
+WHERE pick = 1;
 
 CREATE TABLE IF NOT EXISTS stg_orders PARTITIONED BY (year, month) AS
 SELECT * FROM stage_orders LIMIT 0;
@@ -27,12 +27,12 @@ MERGE INTO stg_orders AS t USING stage_orders AS s ON t.order_id = s.order_id
 WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;
 
 CREATE TEMP TABLE stage_items AS
-SELECT DISTINCT ON (id) id, order_id, user_id, product_id, lower(status) AS status, created_at, shipped_at,
+SELECT id, order_id, user_id, product_id, lower(status) AS status, created_at, shipped_at,
        delivered_at, returned_at, sale_price, CAST(date_part('year', created_at) AS INT) AS year,
        CAST(date_part('month', created_at) AS INT) AS month, source_file, ${run_id} AS run_id
-FROM checked_items
-WHERE stageable
-ORDER BY id, source_file DESC, line_number DESC;
+FROM (SELECT *, row_number() OVER (PARTITION BY id ORDER BY source_file DESC, line_number DESC) AS pick
+      FROM checked_items WHERE stageable)
+WHERE pick = 1;
 
 CREATE TABLE IF NOT EXISTS stg_order_items PARTITIONED BY (year, month) AS
 SELECT * FROM stage_items LIMIT 0;

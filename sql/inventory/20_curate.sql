@@ -2,13 +2,16 @@
 -- the later line) wins; against stored readings the batch wins (MERGE, not append), so a
 -- reading seen twice is stored once.
 CREATE TEMP TABLE valid AS
-SELECT DISTINCT ON (inventory_id, last_updated)
-       inventory_id, product_id, warehouse_id, stock_level, restock_threshold, last_updated,
+SELECT inventory_id, product_id, warehouse_id, stock_level, restock_threshold, last_updated,
        from_epoch(last_updated) AS last_updated_at, epoch_date(last_updated) AS date,
        source_file, ${run_id} AS run_id
-FROM checked
-WHERE cardinality(reasons) = 0
-ORDER BY inventory_id, last_updated, source_file DESC, line_number DESC;
+FROM (
+  SELECT *, row_number() OVER (PARTITION BY inventory_id, last_updated
+                               ORDER BY source_file DESC, line_number DESC) AS pick
+  FROM checked
+  WHERE cardinality(reasons) = 0
+)
+WHERE pick = 1;
 
 CREATE TABLE IF NOT EXISTS inventory PARTITIONED BY (date) AS
 SELECT * FROM valid LIMIT 0;
