@@ -60,6 +60,22 @@ struct PinGuard<'a> {
     names: Vec<String>,
 }
 
+impl Executor {
+    /// Registers the time-travel snapshots a statement names (`t VERSION AS OF 3`) for that
+    /// statement only: the guard deregisters them when dropped.
+    async fn pin(&self, tokens: &[Token]) -> Result<(Vec<Token>, PinGuard<'_>)> {
+        let (tokens, pinned) = pin_references(tokens)?;
+        let guard = PinGuard {
+            schema: &self.schema,
+            names: pinned.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        for (name, r) in &pinned {
+            self.register_pinned(name, r).await?;
+        }
+        Ok((tokens, guard))
+    }
+}
+
 impl Drop for PinGuard<'_> {
     fn drop(&mut self) {
         for n in &self.names {
@@ -158,14 +174,7 @@ impl Executor {
             return self.run_command(cmd, dry_run).await;
         }
 
-        let (tokens, pinned) = pin_references(&tokens)?;
-        let _guard = PinGuard {
-            schema: &self.schema,
-            names: pinned.iter().map(|(n, _)| n.clone()).collect(),
-        };
-        for (name, r) in &pinned {
-            self.register_pinned(name, r).await?;
-        }
+        let (tokens, _guard) = self.pin(&tokens).await?;
 
         let (tokens, create_opts) = match extract_create_options(&tokens)? {
             Some((t, o)) => (t, Some(o)),
@@ -221,14 +230,7 @@ impl Executor {
         if parse_command(&tokens)?.is_some() {
             return Ok(unknown);
         }
-        let (tokens, pinned) = pin_references(&tokens)?;
-        let _guard = PinGuard {
-            schema: &self.schema,
-            names: pinned.iter().map(|(n, _)| n.clone()).collect(),
-        };
-        for (name, r) in &pinned {
-            self.register_pinned(name, r).await?;
-        }
+        let (tokens, _guard) = self.pin(&tokens).await?;
         if extract_create_options(&tokens)?.is_some() {
             return Ok(unknown);
         }

@@ -2,9 +2,7 @@
 //! latest status and count, the counts over the last runs (the trend), and sample failing
 //! rows of the latest run — as text or as a self-contained HTML page.
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::ArrayRef;
 
 use crate::error::{Error, Result};
 use crate::exec::Executor;
@@ -33,20 +31,11 @@ pub struct Report {
     pub checks: Vec<CheckReport>,
 }
 
+/// A column as text, NULL as "".
 fn texts(col: &ArrayRef) -> Result<Vec<String>> {
-    let c = cast(col, &DataType::Utf8)?;
-    let a = c
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| Error::Invalid("expected text".into()))?;
-    Ok((0..a.len())
-        .map(|i| {
-            if a.is_null(i) {
-                String::new()
-            } else {
-                a.value(i).to_string()
-            }
-        })
+    Ok(crate::pipeline::run::strings(col)?
+        .into_iter()
+        .map(Option::unwrap_or_default)
         .collect())
 }
 

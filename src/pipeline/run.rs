@@ -503,7 +503,8 @@ fn discover(landing: &Path, p: &Pipeline) -> Result<Vec<Input>> {
     Ok(out)
 }
 
-fn strings(col: &ArrayRef) -> Result<Vec<Option<String>>> {
+/// A column as text (NULL = None), whatever its type.
+pub(crate) fn strings(col: &ArrayRef) -> Result<Vec<Option<String>>> {
     let c = cast(col, &DataType::Utf8)?;
     let a = c
         .as_any()

@@ -515,26 +515,20 @@ fn merge_source(
     let mut op = StringBuilder::with_capacity(n, n * 6);
     let mut rows = 0;
     for (pid, p) in changed {
-        match p {
-            Some(p) => {
-                id.append_value(pid);
-                name.append_value(&p.product_name);
-                qty.append_value(p.quantity);
-                ts.append_value(p.timestamp);
-                seq.append_value(p.updated_seq);
-                op.append_value("upsert");
-            }
-            None if state.contains_key(pid) => {
-                let old = &state[pid];
-                id.append_value(pid);
-                name.append_value(&old.product_name);
-                qty.append_value(old.quantity);
-                ts.append_value(old.timestamp);
-                seq.append_value(old.updated_seq);
-                op.append_value("delete");
-            }
-            None => continue,
-        }
+        // An upsert carries the new state; a delete the stored one (the MERGE matches on id).
+        let (row, kind) = match p {
+            Some(p) => (p, "upsert"),
+            None => match state.get(pid) {
+                Some(old) => (old, "delete"),
+                None => continue,
+            },
+        };
+        id.append_value(pid);
+        name.append_value(&row.product_name);
+        qty.append_value(row.quantity);
+        ts.append_value(row.timestamp);
+        seq.append_value(row.updated_seq);
+        op.append_value(kind);
         rows += 1;
     }
     if rows == 0 {
