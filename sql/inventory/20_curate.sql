@@ -1,15 +1,30 @@
 -- One row per reading (inventory_id, last_updated): within the batch the later file (then
 -- the later line) wins; against stored readings the batch wins (MERGE, not append), so a
 -- reading seen twice is stored once.
+-- Repeats are rare, so only the readings seen more than once go through the row_number()
+-- window: a window over every reading sorts the whole batch.
+CREATE TEMP TABLE repeated_readings AS
+SELECT inventory_id AS repeated_id, last_updated AS repeated_at
+FROM checked
+WHERE cardinality(reasons) = 0
+GROUP BY inventory_id, last_updated
+HAVING count(*) > 1;
+
 CREATE TEMP TABLE valid AS
 SELECT inventory_id, product_id, warehouse_id, stock_level, restock_threshold, last_updated,
        from_epoch(last_updated) AS last_updated_at, epoch_date(last_updated) AS date,
        source_file, ${run_id} AS run_id
 FROM (
-  SELECT *, row_number() OVER (PARTITION BY inventory_id, last_updated
-                               ORDER BY source_file DESC, line_number DESC) AS pick
-  FROM checked
-  WHERE cardinality(reasons) = 0
+  SELECT c.*, 1 AS pick
+  FROM checked c
+  LEFT JOIN repeated_readings r ON c.inventory_id = r.repeated_id AND c.last_updated = r.repeated_at
+  WHERE cardinality(c.reasons) = 0 AND r.repeated_id IS NULL
+  UNION ALL
+  SELECT c.*, row_number() OVER (PARTITION BY c.inventory_id, c.last_updated
+                                 ORDER BY c.source_file DESC, c.line_number DESC) AS pick
+  FROM checked c
+  JOIN repeated_readings r ON c.inventory_id = r.repeated_id AND c.last_updated = r.repeated_at
+  WHERE cardinality(c.reasons) = 0
 )
 WHERE pick = 1;
 
