@@ -9,6 +9,7 @@
 //! `&str` slices.
 
 mod batch;
+pub use batch::constant_text;
 mod csv_format;
 mod jsonl_format;
 #[cfg(test)]
@@ -140,9 +141,9 @@ impl FileRead {
 /// then one nullable Utf8 column per field, in order, named as the field.
 pub fn raw_schema(fields: &[FieldSpec]) -> SchemaRef {
     let mut cols = vec![
-        Field::new(SOURCE_FILE, DataType::Utf8, false),
+        Field::new(SOURCE_FILE, DataType::Utf8View, false),
         Field::new(LINE_NUMBER, DataType::Int64, false),
-        Field::new(RECORD, DataType::Utf8, false),
+        Field::new(RECORD, DataType::Utf8View, false),
         Field::new(MALFORMED, DataType::Boolean, false),
     ];
     cols.extend(

@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use datafusion::arrow::array::{Array, BooleanArray, Int64Array, StringArray};
+use datafusion::arrow::array::{Array, BooleanArray, Int64Array, StringArray, StringViewArray};
 use datafusion::arrow::datatypes::DataType;
 
 use super::*;
@@ -54,9 +54,17 @@ fn rows_of(read: FileRead, source: &str) -> Vec<Row> {
     let mut out = Vec::new();
     for b in &batches {
         assert_eq!(b.schema().field(0).name(), "source_file");
-        let src = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        let src = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringViewArray>()
+            .unwrap();
         let line = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
-        let rec = b.column(2).as_any().downcast_ref::<StringArray>().unwrap();
+        let rec = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringViewArray>()
+            .unwrap();
         let bad = b.column(3).as_any().downcast_ref::<BooleanArray>().unwrap();
         assert_eq!(bad.null_count(), 0);
         for r in 0..b.num_rows() {

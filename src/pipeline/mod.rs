@@ -3,6 +3,7 @@
 pub mod dq_report;
 pub mod fault;
 pub mod graph;
+pub mod landing;
 pub mod lock;
 pub mod manifest;
 pub mod notify;

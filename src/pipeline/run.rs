@@ -12,22 +12,21 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use sha2::{Digest, Sha256};
 
 use crate::catalog::{VersionSpec, open_delta};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
-use crate::ingest::{FileRead, ReadOptions, raw_schema, read_bytes};
 use crate::pipeline::fault;
+use crate::pipeline::landing::{self, Input, discover, move_files};
 use crate::pipeline::lock::RunLock;
 use crate::pipeline::manifest::Pipeline;
 use crate::pipeline::notify::{self, Notification};
 pub use crate::pipeline::steps::StepObserver;
 use crate::pipeline::steps::{self, StepContext};
-use crate::pipeline::summary::{FileSummary, RunSummary, TableVersion};
+use crate::pipeline::summary::{RunSummary, TableVersion};
 use crate::script;
 use crate::sql::vars::Vars;
 
@@ -91,11 +90,6 @@ pub fn rejects_schema() -> Schema {
         ),
         Field::new("rejected_at", ts, false),
     ])
-}
-
-struct Input {
-    path: PathBuf,
-    name: String,
 }
 
 fn sql_str(s: &str) -> String {
@@ -261,82 +255,13 @@ async fn lifecycle(
     let name = p.name();
     let known = ingested_hashes(exec, name).await?;
     let run_opts = opts;
-    let formats = p.batch_formats()?;
-    // One batch table per file type, each with its raw columns plus the file's hash.
-    let tables: Vec<(String, Vec<crate::ingest::FieldSpec>, Arc<Schema>)> = p
-        .batch_tables()
-        .into_iter()
-        .map(|(name, fields)| {
-            let base = raw_schema(&fields);
-            let mut with_hash: Vec<Arc<Field>> = base.fields().iter().cloned().collect();
-            with_hash.push(Arc::new(Field::new("file_hash", DataType::Utf8, false)));
-            (name, fields, Arc::new(Schema::new(with_hash)))
-        })
-        .collect();
-    let mut batches: Vec<Vec<RecordBatch>> = vec![Vec::new(); tables.len()];
-    let mut seen_in_batch: HashSet<String> = HashSet::new();
-    for input in inputs {
-        // Each file is read once: hashed for the ledger, then parsed from the same bytes.
-        let bytes = std::fs::read(&input.path)
-            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
-        let hash = hex::encode(Sha256::digest(&bytes));
-        let mut f = FileSummary {
-            file: input.name.clone(),
-            file_hash: hash.clone(),
-            ..Default::default()
-        };
-        if known.contains(&hash) || !seen_in_batch.insert(hash.clone()) {
-            f.status = "duplicate".into();
-            summary.files.push(f);
-            continue;
-        }
-        let Some(t) = p.route(&input.name) else {
-            f.status = "rejected".into();
-            f.reject_reason = Some(format!(
-                "UNKNOWN_TYPE: {}: the name starts with none of {}; rename the file",
-                input.name,
-                p.manifest
-                    .input
-                    .types
-                    .iter()
-                    .map(|t| t.prefix.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            summary.files.push(f);
-            continue;
-        };
-        let (_, fields, schema) = &tables[t];
-        let read_opts = ReadOptions {
-            format: formats[t],
-            fields: fields.clone(),
-            batch_rows: 65536,
-        };
-        let gzip = input
-            .path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let label = input.path.display().to_string();
-        match read_bytes(bytes, gzip, &label, &input.name, &read_opts)? {
-            FileRead::Rejected { code, message } => {
-                f.status = "rejected".into();
-                f.reject_reason = Some(format!("{code}: {message}"));
-            }
-            FileRead::Records { batches: bs, .. } => {
-                for b in bs {
-                    let hash: ArrayRef =
-                        Arc::new(StringArray::from(vec![hash.as_str(); b.num_rows()]));
-                    let mut cols = b.columns().to_vec();
-                    cols.push(hash);
-                    batches[t].push(RecordBatch::try_new(schema.clone(), cols)?);
-                }
-                f.status = "read".into();
-            }
-        }
-        summary.files.push(f);
-    }
-    for ((name, _, schema), b) in tables.iter().zip(batches) {
-        exec.register_batches(name, schema.clone(), b)?;
+    let read = step(run_opts, name, "read", async {
+        landing::read_batch(p, inputs, &known)
+    })
+    .await?;
+    summary.files = read.files;
+    for t in read.tables {
+        exec.register_batches(&t.name, t.schema, t.batches)?;
     }
     fault::at("after_read");
 
@@ -477,30 +402,6 @@ pub async fn run_single_step(
         observer: opts.on_step.as_ref(),
     };
     steps::run_step(&cx, &s).await
-}
-
-/// Files in landing that belong to the pipeline, in name (code-point) order.
-fn discover(landing: &Path, p: &Pipeline) -> Result<Vec<Input>> {
-    let Ok(entries) = std::fs::read_dir(landing) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        let path = e.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        if !path.is_file() || !p.accepts(&name) {
-            continue;
-        }
-        out.push(Input { path, name });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
 }
 
 /// A column as text (NULL = None), whatever its type.
@@ -690,48 +591,6 @@ async fn record_run(exec: &Executor, s: &RunSummary, started: f64) -> Result<()>
             .unwrap_or_else(|| "NULL".into()),
     );
     run_framework_sql(exec, "runs", &sql, &Vars::new()).await
-}
-
-/// Moves the batch's files: whole-file rejects (and, on a failed run, every file) to
-/// `rejected/<pipeline>/<run_id>/` with `<name>.reason.json`, the rest to `archive/…`.
-fn move_files(
-    wh: &crate::warehouse::Warehouse,
-    pipeline: &str,
-    run_id: &str,
-    inputs: &[Input],
-    summary: &RunSummary,
-    failed_run: bool,
-) -> Result<()> {
-    for (input, f) in inputs.iter().zip(&summary.files) {
-        let reject = f.status == "rejected" || (failed_run && f.status != "duplicate");
-        let dir = if reject {
-            wh.rejected_dir(pipeline, run_id)
-        } else {
-            wh.archive_dir(pipeline, run_id)
-        };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        if reject {
-            let reason = serde_json::json!({
-                "file": f.file,
-                "run_id": run_id,
-                "reason": f.reject_reason.clone().unwrap_or_else(|| "no valid record in the batch".into()),
-                "rows_read": f.rows_read,
-                "reasons": f.reasons,
-            });
-            let rp = dir.join(format!("{}.reason.json", f.file));
-            std::fs::write(&rp, serde_json::to_vec_pretty(&reason)?)
-                .map_err(|e| Error::io(format!("cannot write {}", rp.display()), e))?;
-        }
-        let dest = dir.join(&f.file);
-        std::fs::rename(&input.path, &dest).map_err(|e| {
-            Error::io(
-                format!("cannot move {} to {}", input.path.display(), dest.display()),
-                e,
-            )
-        })?;
-    }
-    Ok(())
 }
 
 /// Writes `runs/<pipeline>/<run_id>.json`.

@@ -79,7 +79,19 @@ async fn run_file(cx: &StepContext<'_>, file: &str) -> Result<()> {
     let source = format!("{}/{file}", p.origin);
     let prepared =
         script::prepare(&source, text, cx.vars).map_err(|e| Error::Sql(e.to_string()))?;
-    script::run(cx.exec, &prepared, false, &mut |_, _, _| Ok(()))
+    // Each statement's time at debug level (STOCKROOM_LOG=stockroom=debug): where a slow step
+    // spends it.
+    let mut log = |stmt: &script::Prepared, _: &_, took: std::time::Duration| {
+        tracing::debug!(
+            step = file,
+            line = stmt.line,
+            seconds = took.as_secs_f64(),
+            statement = %script::abbreviate(&stmt.sql),
+            "statement done"
+        );
+        Ok(())
+    };
+    script::run(cx.exec, &prepared, false, &mut log)
         .await
         .map_err(|e| Error::Sql(e.to_string()))?;
     Ok(())
