@@ -1,11 +1,12 @@
 -- Staging: per key, the last version in batch order (file name, then line) is MERGEd,
 -- typed and trimmed as received; the cleaning rules apply when the KPIs are computed.
 -- Versions are rare, so only the keys seen more than once go through the row_number()
--- window: a window over every record sorts the whole batch.
+-- window: a window over every record sorts the whole batch. The stage_* are views: each
+-- MERGE streams its rows from the checked table, with no second copy in memory.
 CREATE TEMP TABLE repeated_products AS
 SELECT id AS repeated_key FROM checked_products WHERE stageable GROUP BY id HAVING count(*) > 1;
 
-CREATE TEMP TABLE stage_products AS
+CREATE OR REPLACE VIEW stage_products AS
 SELECT id, sku, cost, category, name, brand, retail_price, department, source_file, ${run_id} AS run_id
 FROM (SELECT c.*, 1 AS pick
       FROM checked_products c LEFT JOIN repeated_products r ON c.id = r.repeated_key
@@ -25,7 +26,7 @@ WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;
 CREATE TEMP TABLE repeated_orders AS
 SELECT order_id AS repeated_key FROM checked_orders WHERE stageable GROUP BY order_id HAVING count(*) > 1;
 
-CREATE TEMP TABLE stage_orders AS
+CREATE OR REPLACE VIEW stage_orders AS
 SELECT order_id, user_id, lower(status) AS status, created_at, returned_at, shipped_at, delivered_at,
        num_of_item, CAST(date_part('year', created_at) AS INT) AS year,
        CAST(date_part('month', created_at) AS INT) AS month, source_file, ${run_id} AS run_id
@@ -47,7 +48,7 @@ WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;
 CREATE TEMP TABLE repeated_items AS
 SELECT id AS repeated_key FROM checked_items WHERE stageable GROUP BY id HAVING count(*) > 1;
 
-CREATE TEMP TABLE stage_items AS
+CREATE OR REPLACE VIEW stage_items AS
 SELECT id, order_id, user_id, product_id, lower(status) AS status, created_at, shipped_at,
        delivered_at, returned_at, sale_price, CAST(date_part('year', created_at) AS INT) AS year,
        CAST(date_part('month', created_at) AS INT) AS month, source_file, ${run_id} AS run_id

@@ -20,25 +20,20 @@ WHEN NOT MATCHED THEN INSERT *;
 
 -- Transactions, deduplicated on eventId: the first occurrence in batch order is kept, and
 -- an event already stored by an earlier run is ignored (a replay is not an error).
--- Replays are rare: only the ids seen twice go through the row_number() window; a window
--- (or DISTINCT ON) over all of millions of ids costs minutes and gigabytes.
-CREATE TEMP TABLE replayed_ids AS
-SELECT event_id AS replayed_id
-FROM checked_txn
-WHERE cardinality(reasons) = 0
-GROUP BY event_id
-HAVING count(*) > 1;
-
-CREATE TEMP TABLE txn_in AS
+-- Replays are rare: only the ids seen twice (repeated_event_ids, from the extract step) go
+-- through the row_number() window; a window (or DISTINCT ON) over all of millions of ids
+-- costs minutes and gigabytes. An id repeated only among rejected records ranks alone.
+-- A view: the MERGE streams the rows into the table with no second copy in memory.
+CREATE OR REPLACE VIEW txn_in AS
 SELECT event_id, event_type, sku, warehouse_id, quantity_change, ts AS "timestamp",
        CAST(ts AS DATE) AS date, reference_id, notes, source_file, ${run_id} AS run_id
 FROM (
   SELECT c.*, 1 AS pick
-  FROM checked_txn c LEFT JOIN replayed_ids r ON c.event_id = r.replayed_id
-  WHERE cardinality(c.reasons) = 0 AND r.replayed_id IS NULL
+  FROM checked_txn c LEFT JOIN repeated_event_ids r ON c.event_id = r.repeated_id
+  WHERE cardinality(c.reasons) = 0 AND r.repeated_id IS NULL
   UNION ALL
   SELECT c.*, row_number() OVER (PARTITION BY c.event_id ORDER BY c.source_file, c.line_number) AS pick
-  FROM checked_txn c JOIN replayed_ids r ON c.event_id = r.replayed_id
+  FROM checked_txn c JOIN repeated_event_ids r ON c.event_id = r.repeated_id
   WHERE cardinality(c.reasons) = 0
 )
 WHERE pick = 1;

@@ -19,7 +19,8 @@ SELECT sku, warehouse_id, "timestamp", date, event_type,
 FROM inventory_transactions;
 
 -- transaction_agg: hour / day / ISO week (Monday start) per (sku, warehouse_id). Days roll up
--- from hours and weeks from days (each grouping reads the smaller table before it).
+-- from hours and weeks from days (each grouping reads the smaller table before it). The union
+-- of the three is a view: the MERGE streams it, with no third copy in memory.
 CREATE TEMP TABLE agg_hour AS
 SELECT date_trunc('hour', "timestamp") AS period_start, sku, warehouse_id,
        sum(units_in) AS units_in, sum(units_out) AS units_out, count(*) AS txn_count
@@ -32,7 +33,7 @@ SELECT date_trunc('day', period_start) AS period_start, sku, warehouse_id,
 FROM agg_hour
 GROUP BY date_trunc('day', period_start), sku, warehouse_id;
 
-CREATE TEMP TABLE transaction_agg_new AS
+CREATE OR REPLACE VIEW transaction_agg_new AS
 SELECT grain, period_start, sku, warehouse_id, units_in, units_out,
        units_in - units_out AS net_change, txn_count
 FROM (

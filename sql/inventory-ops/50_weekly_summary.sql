@@ -9,17 +9,21 @@ FROM transaction_agg
 WHERE grain = 'week'
 GROUP BY CAST(period_start AS DATE), warehouse_id;
 
+-- The week's last snapshot day is the same for every pair: a pair has a snapshot for every
+-- day from its snapshot date to the as-of date (30_aggregated_metrics), so its last day in a
+-- week is that week's last day overall. A max() per week and a join replace a row_number()
+-- window over every snapshot row.
 CREATE TEMP TABLE week_end_stock AS
-SELECT week, warehouse_id, sum(on_hand) AS end_on_hand, sum(available) AS end_available,
-       sum(CASE WHEN available <= 0 THEN 1 ELSE 0 END) AS skus_out_of_stock
-FROM (
-  SELECT CAST(date_trunc('week', CAST(date AS TIMESTAMP)) AS DATE) AS week, *,
-         row_number() OVER (PARTITION BY date_trunc('week', CAST(date AS TIMESTAMP)), sku, warehouse_id
-                            ORDER BY date DESC) AS pick
+WITH last_days AS (
+  SELECT CAST(date_trunc('week', CAST(date AS TIMESTAMP)) AS DATE) AS week, max(date) AS last_day
   FROM inventory_daily_snapshots
+  GROUP BY CAST(date_trunc('week', CAST(date AS TIMESTAMP)) AS DATE)
 )
-WHERE pick = 1
-GROUP BY week, warehouse_id;
+SELECT d.week, s.warehouse_id, sum(s.on_hand) AS end_on_hand, sum(s.available) AS end_available,
+       sum(CASE WHEN s.available <= 0 THEN 1 ELSE 0 END) AS skus_out_of_stock
+FROM inventory_daily_snapshots s
+JOIN last_days d ON s.date = d.last_day
+GROUP BY d.week, s.warehouse_id;
 
 CREATE TEMP TABLE weekly_new AS
 SELECT coalesce(m.week, s.week) AS week, coalesce(m.warehouse_id, s.warehouse_id) AS warehouse_id,

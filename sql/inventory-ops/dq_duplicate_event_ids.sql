@@ -1,6 +1,8 @@
 -- Event ids that occur more than once in this batch (replays: only the first is loaded).
-SELECT event_id, count(*) AS occurrences, min(source_file) AS first_file, min(line_number) AS first_line
-FROM checked_txn
-WHERE event_id IS NOT NULL
-GROUP BY event_id
-HAVING count(*) > 1
+-- The ids come from the extract step (table repeated_event_ids, one GROUP BY for the
+-- transform step and this check); only their records are looked up here.
+SELECT r.repeated_id AS event_id, r.occurrences, min(c.source_file) AS first_file,
+       min(c.line_number) AS first_line
+FROM repeated_event_ids r
+JOIN checked_txn c ON c.event_id = r.repeated_id
+GROUP BY r.repeated_id, r.occurrences

@@ -10,7 +10,8 @@ WHERE cardinality(reasons) = 0
 GROUP BY inventory_id, last_updated
 HAVING count(*) > 1;
 
-CREATE TEMP TABLE valid AS
+-- A view: the MERGE streams the rows into the table with no second copy in memory.
+CREATE OR REPLACE VIEW valid AS
 SELECT inventory_id, product_id, warehouse_id, stock_level, restock_threshold, last_updated,
        from_epoch(last_updated) AS last_updated_at, epoch_date(last_updated) AS date,
        source_file, ${run_id} AS run_id

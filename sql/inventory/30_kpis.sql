@@ -1,11 +1,17 @@
 -- Daily KPIs per warehouse from each item's latest reading of the day, recomputed for every
 -- date the batch touched. A KPI row whose readings moved elsewhere is deleted, so the table
 -- always equals a full recomputation.
+-- The dates of this batch's valid readings (the dedupe keeps every date it saw).
+CREATE TEMP TABLE touched_dates AS
+SELECT DISTINCT epoch_date(last_updated) AS touched_date
+FROM checked
+WHERE cardinality(reasons) = 0;
+
 CREATE TEMP TABLE kpis AS
 WITH day_readings AS (
   SELECT date, warehouse_id, inventory_id, last_updated, stock_level, restock_threshold
   FROM inventory
-  WHERE date IN (SELECT DISTINCT date FROM valid)
+  WHERE date IN (SELECT touched_date FROM touched_dates)
 ),
 -- The latest reading per item and day: a max() and a join instead of a row_number() window,
 -- which would sort every reading of the touched days. (inventory_id, last_updated) is the
@@ -34,4 +40,4 @@ USING kpis AS s
 ON t.date = s.date AND t.warehouse_id = s.warehouse_id
 WHEN MATCHED THEN UPDATE SET *
 WHEN NOT MATCHED THEN INSERT *
-WHEN NOT MATCHED BY SOURCE AND t.date IN (SELECT DISTINCT date FROM valid) THEN DELETE;
+WHEN NOT MATCHED BY SOURCE AND t.date IN (SELECT touched_date FROM touched_dates) THEN DELETE;

@@ -122,6 +122,12 @@ impl Executor {
         Ok(())
     }
 
+    /// Drops the in-memory table `name` (if it is one), giving its memory back.
+    pub fn drop_temp_table(&self, name: &str) -> Result<()> {
+        self.schema.deregister_table(name)?;
+        Ok(())
+    }
+
     /// An in-memory table split round-robin into the session's target partitions, so scans
     /// of a temporary table run on every core (one partition would serialise them). Row
     /// order across batches is not kept — SQL tables have none; steps order explicitly.

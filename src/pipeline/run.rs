@@ -260,6 +260,7 @@ async fn lifecycle(
     })
     .await?;
     summary.files = read.files;
+    let batch_tables: Vec<String> = read.tables.iter().map(|t| t.name.clone()).collect();
     for t in read.tables {
         exec.register_batches(&t.name, t.schema, t.batches)?;
     }
@@ -277,6 +278,11 @@ async fn lifecycle(
     fault::at("after_validate");
 
     count_records(exec, summary).await?;
+    // The steps after validation read `checked`: the raw batch (the largest table of a run)
+    // gives its memory back now.
+    for t in &batch_tables {
+        exec.drop_temp_table(t)?;
+    }
     if run_opts.validate_only {
         return Ok(());
     }
