@@ -64,6 +64,16 @@ impl Wh {
 
 /// Copies sample files from `data/<dir>` into `landing/<pipeline>` (all of them if `files`
 /// is None).
+/// The process exited 0; its stderr is the failure message otherwise.
+#[track_caller]
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn drop_sample(wh: &Wh, pipeline: &str, dir: &str, files: Option<&[&str]>) {
     let landing = wh.path().join("landing").join(pipeline);
     std::fs::create_dir_all(&landing).expect("landing");

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::common::{Wh, drop_sample, rows, run_ok};
+use crate::common::{Wh, assert_success, drop_sample, rows, run_ok};
 
 fn table(wh: &Wh, sql: &str) -> Vec<Vec<String>> {
     rows(&wh.csv(sql))
@@ -168,11 +168,7 @@ fn readme_kpi_queries_run_on_the_sample() {
         .args(["--format", "csv"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     // Last week ends 2024-03-16: Jeans 45 + 50, Unknown 15 + 4. The week of Monday
     // 2024-03-11 holds 4 orders; daily return rates 50, 0, 0 average 16.67.
     assert_eq!(

@@ -1,7 +1,7 @@
 //! The engine core through the binary: SQL that writes Delta, time travel, history,
 //! maintenance, the change feed, subquery predicates, lazy registration, errors.
 
-use crate::common::{Wh, independent_row_count, rows};
+use crate::common::{Wh, assert_success, independent_row_count, rows};
 
 const SEED: &str = "CREATE TABLE sales PARTITIONED BY (day) AS \
     SELECT * FROM (VALUES (1, 'a', 10, '2024-01-01'), (2, 'b', 20, '2024-01-01'), (3, 'c', 30, '2024-01-02')) \
@@ -209,11 +209,7 @@ fn registration_is_lazy_and_files_are_tables() {
         loc.display()
     );
     let out = wh.cmd().write_stdin(sql).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains('1'));
 }
 

@@ -2,7 +2,7 @@
 
 use predicates::str::contains;
 
-use crate::common::{Wh, rows};
+use crate::common::{Wh, assert_success, rows};
 
 #[test]
 fn run_sql_variables_errors_and_dry_run() {
@@ -139,11 +139,7 @@ fn piped_shell_runs_statements_and_meta_commands() {
                  SELECT 40 + 2 AS answer;\n";
     let out = wh.cmd().write_stdin(input).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(stdout.contains("O'Brien"), "{stdout}");
     assert!(stdout.contains("CREATE TABLE"), "{stdout}");
     // \d lists tables with format, version, files, rows, size and last commit.

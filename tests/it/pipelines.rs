@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::common::{Wh, drop_sample, rows, run_pipeline};
+use crate::common::{Wh, assert_success, drop_sample, rows, run_pipeline};
 
 const ALL: &[&str] = &[
     "pos_2024-03-01.csv",
@@ -343,11 +343,7 @@ fn pos_webhook_and_run_lock() {
         .args(["pipeline", "run", "pos", "--notify-webhook", &url])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let request = server.join().unwrap();
     assert!(request.starts_with("POST /hook"), "{request}");
     assert!(
@@ -408,11 +404,7 @@ fn validate_graph_generate_and_gzip_input() {
         .args(["pipeline", "validate", "pos", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "validated");
     assert_eq!(v["totals"]["rows_read"], 2000);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{Wh, drop_sample, run_ok};
+use crate::common::{Wh, assert_success, drop_sample, run_ok};
 
 /// A running `stockroom serve`, killed when dropped.
 struct Server {
@@ -119,11 +119,7 @@ fn users_file(wh: &Wh, user: &str, password: &str) -> PathBuf {
         .write_stdin(format!("{password}\n"))
         .output()
         .expect("hash-password");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let hash = String::from_utf8(out.stdout).expect("utf8");
     let hash = hash.trim();
     assert!(hash.starts_with("pbkdf2-sha256$1000$"), "{hash}");
@@ -287,11 +283,7 @@ fn writes_need_allow_writes_and_then_go_through_the_executor() {
         ],
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         crate::common::rows(&wh.csv("SELECT id, body FROM notes ORDER BY id")),
         [["1", "a"], ["2", "B"]]
@@ -380,11 +372,7 @@ fn no_auth_is_refused_off_loopback_and_tls_works_with_a_certificate() {
         &["-c", "SELECT 7"],
         &[("PGSSLMODE", "require")],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "7");
 }
 

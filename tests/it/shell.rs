@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::Wh;
+use crate::common::{Wh, assert_success};
 
 fn shell(wh: &Wh) -> rexpect::session::PtySession {
     let bin = assert_cmd::cargo::cargo_bin("stockroom");
@@ -84,11 +84,7 @@ fn piped_meta_commands_df_diff_pipelines() {
                  \\pipelines\n";
     let out = wh.cmd().write_stdin(input).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(stdout.contains("INSERT t: 1 inserted"), "{stdout}");
     assert!(
         stdout.contains("change,id,qty\nadded,3,30\nchanged (new),2,21\nchanged (old),2,20\n"),

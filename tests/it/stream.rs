@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{Wh, rows};
+use crate::common::{Wh, assert_success, rows};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -64,11 +64,7 @@ fn audit_session_of_the_original_system() {
         .write_stdin(initial)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["input"], "stdin");
     // The session's summary is also kept under runs/.
@@ -526,11 +522,7 @@ fn follow_then_sigterm_commits_and_exits_cleanly() {
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["stopped_by"], "signal");
     assert_eq!(s["last_seq"], 13);
