@@ -44,7 +44,7 @@ CREATE TEMP TABLE known_pairs AS
 SELECT DISTINCT sku AS known_sku, warehouse_id AS known_warehouse_id FROM (
   SELECT sku, warehouse_id FROM stock_levels
   UNION ALL
-  SELECT sku, warehouse_id FROM checked_levels WHERE cardinality(reasons) = 0
+  SELECT sku, warehouse_id FROM checked_levels WHERE accepted(reasons)
 );
 
 -- Transactions: JSON values arrive as raw JSON text; strings must be JSON strings. The typed
@@ -55,14 +55,14 @@ WITH typed_txn AS (
          "eventId" AS event_id_raw, "eventType" AS event_type_raw, sku AS sku_raw,
          "warehouseId" AS warehouse_id_raw, "quantityChange" AS quantity_change_raw,
          "timestamp" AS timestamp_raw,
-         nullif(trim(json_get_str("eventId")), '') AS event_id,
-         trim(json_get_str("eventType")) AS event_type,
-         nullif(trim(json_get_str(sku)), '') AS sku,
-         nullif(trim(json_get_str("warehouseId")), '') AS warehouse_id,
+         nullif(trim(json_str("eventId")), '') AS event_id,
+         trim(json_str("eventType")) AS event_type,
+         nullif(trim(json_str(sku)), '') AS sku,
+         nullif(trim(json_str("warehouseId")), '') AS warehouse_id,
          json_int("quantityChange") AS quantity_change,
-         parse_ts(json_get_str("timestamp")) AS ts,
-         json_get_str("referenceId") AS reference_id,
-         json_get_str(notes) AS notes
+         parse_ts(json_str("timestamp")) AS ts,
+         json_str("referenceId") AS reference_id,
+         json_str(notes) AS notes
   FROM batch_transactions
 )
 SELECT source_file, line_number, record, file_hash, malformed, event_id, event_type, sku,

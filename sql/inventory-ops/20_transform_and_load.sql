@@ -8,7 +8,7 @@ FROM (
   SELECT *, row_number() OVER (PARTITION BY sku, warehouse_id
                                ORDER BY snapshot_at DESC, source_file DESC, line_number DESC) AS pick
   FROM checked_levels
-  WHERE cardinality(reasons) = 0
+  WHERE accepted(reasons)
 )
 WHERE pick = 1;
 
@@ -30,11 +30,11 @@ SELECT event_id, event_type, sku, warehouse_id, quantity_change, ts AS "timestam
 FROM (
   SELECT c.*, 1 AS pick
   FROM checked_txn c LEFT JOIN repeated_event_ids r ON c.event_id = r.repeated_id
-  WHERE cardinality(c.reasons) = 0 AND r.repeated_id IS NULL
+  WHERE accepted(c.reasons) AND r.repeated_id IS NULL
   UNION ALL
   SELECT c.*, row_number() OVER (PARTITION BY c.event_id ORDER BY c.source_file, c.line_number) AS pick
   FROM checked_txn c JOIN repeated_event_ids r ON c.event_id = r.repeated_id
-  WHERE cardinality(c.reasons) = 0
+  WHERE accepted(c.reasons)
 )
 WHERE pick = 1;
 

@@ -3,7 +3,7 @@
 WITH hours AS (
   SELECT DISTINCT date_trunc('hour', ts) AS hour
   FROM checked_txn
-  WHERE cardinality(reasons) = 0
+  WHERE accepted(reasons)
 ),
 span AS (
   SELECT unnest(range(min(hour), max(hour), INTERVAL '1 hour')) AS hour

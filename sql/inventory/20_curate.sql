@@ -6,7 +6,7 @@
 CREATE TEMP TABLE repeated_readings AS
 SELECT inventory_id AS repeated_id, last_updated AS repeated_at
 FROM checked
-WHERE cardinality(reasons) = 0
+WHERE accepted(reasons)
 GROUP BY inventory_id, last_updated
 HAVING count(*) > 1;
 
@@ -19,13 +19,13 @@ FROM (
   SELECT c.*, 1 AS pick
   FROM checked c
   LEFT JOIN repeated_readings r ON c.inventory_id = r.repeated_id AND c.last_updated = r.repeated_at
-  WHERE cardinality(c.reasons) = 0 AND r.repeated_id IS NULL
+  WHERE accepted(c.reasons) AND r.repeated_id IS NULL
   UNION ALL
   SELECT c.*, row_number() OVER (PARTITION BY c.inventory_id, c.last_updated
                                  ORDER BY c.source_file DESC, c.line_number DESC) AS pick
   FROM checked c
   JOIN repeated_readings r ON c.inventory_id = r.repeated_id AND c.last_updated = r.repeated_at
-  WHERE cardinality(c.reasons) = 0
+  WHERE accepted(c.reasons)
 )
 WHERE pick = 1;
 

@@ -5,7 +5,7 @@
 CREATE TEMP TABLE touched_dates AS
 SELECT DISTINCT epoch_date(last_updated) AS touched_date
 FROM checked
-WHERE cardinality(reasons) = 0;
+WHERE accepted(reasons);
 
 CREATE TEMP TABLE kpis AS
 WITH day_readings AS (

@@ -7,7 +7,7 @@ SELECT transaction_id, store_id, product_id, quantity, revenue, discount_applied
        from_epoch("timestamp") AS sold_at, "timestamp", epoch_date("timestamp") AS date,
        source_file, ${run_id} AS run_id
 FROM checked
-WHERE cardinality(reasons) = 0;
+WHERE accepted(reasons);
 
 -- First run: the table takes its schema from the query.
 CREATE TABLE IF NOT EXISTS pos_transactions PARTITIONED BY (date) AS

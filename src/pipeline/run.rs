@@ -434,7 +434,7 @@ async fn count_records(exec: &Executor, summary: &mut RunSummary) -> Result<()> 
     let counts = exec
         .query_batches(
             "SELECT source_file, count(*) AS n, \
-             sum(CASE WHEN cardinality(reasons) = 0 THEN 1 ELSE 0 END) AS valid \
+             sum(CASE WHEN accepted(reasons) THEN 1 ELSE 0 END) AS valid \
              FROM checked GROUP BY source_file",
         )
         .await
@@ -495,7 +495,7 @@ async fn write_rejects(exec: &Executor, vars: &Vars) -> Result<()> {
         "CREATE TEMP TABLE run_rejects AS \
          SELECT ${{pipeline}} AS pipeline, ${{run_id}} AS run_id, source_file, file_hash, \
                 line_number, record, reasons, from_epoch({now}) AS rejected_at \
-         FROM checked WHERE cardinality(reasons) > 0;\n\
+         FROM checked WHERE NOT accepted(reasons);\n\
          CREATE TABLE IF NOT EXISTS {REJECTS} PARTITIONED BY (pipeline) AS SELECT * FROM run_rejects LIMIT 0;\n\
          MERGE INTO {REJECTS} AS t USING run_rejects AS s \
          ON t.pipeline = s.pipeline AND t.file_hash = s.file_hash AND t.line_number = s.line_number \

@@ -9,6 +9,8 @@
 //! | `reasons` | `reasons(cond, 'CODE', …)` | `List(Utf8)` (never NULL) |
 //! | `parse_int` / `json_int` | `parse_int(text)` | `Int64` |
 //! | `parse_float` / `json_float` | `parse_float(text)` | `Float64` |
+//! | `json_str` | `json_str(raw_json)` | `Utf8View` |
+//! | `accepted` | `accepted(reasons)` | `Boolean` |
 //!
 //! None of them error on data: bad or out-of-range input gives NULL. Argument-type and arity
 //! problems are reported at planning time.
@@ -16,14 +18,18 @@
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
+pub mod accepted;
 pub mod epoch;
+pub mod json_str;
 pub mod parse;
 pub mod reasons;
 pub mod safe_div;
 pub mod timestamp;
 mod util;
 
+pub use accepted::Accepted;
 pub use epoch::{EpochDate, FromEpoch};
+pub use json_str::JsonStrUdf;
 pub use parse::Parse;
 pub use reasons::Reasons;
 pub use safe_div::SafeDiv;
@@ -40,6 +46,8 @@ pub const NAMES: &[&str] = &[
     parse::NAMES[1],
     parse::NAMES[2],
     parse::NAMES[3],
+    JsonStrUdf::NAME,
+    Accepted::NAME,
 ];
 
 /// A fresh instance of every stockroom UDF.
@@ -54,6 +62,8 @@ pub fn all_udfs() -> Vec<ScalarUDF> {
         ScalarUDF::from(Parse::parse_float()),
         ScalarUDF::from(Parse::json_int()),
         ScalarUDF::from(Parse::json_float()),
+        ScalarUDF::from(JsonStrUdf::new()),
+        ScalarUDF::from(Accepted::new()),
     ]
 }
 

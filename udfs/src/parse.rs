@@ -9,20 +9,20 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_STRING;
+
+use crate::util::trim_ws;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-const WS: &[char] = &[' ', '\t', '\r', '\n', '\u{0B}', '\u{0C}'];
-
 /// Integer text: `[+-]digits[.0*]`.
 pub fn parse_int_text(s: &str) -> Option<i64> {
-    let t = s.trim_matches(WS);
+    let t = trim_ws(s);
     let (int_part, frac) = match t.split_once('.') {
         Some((i, f)) => (i, f),
         None => (t, ""),
@@ -39,7 +39,7 @@ pub fn parse_int_text(s: &str) -> Option<i64> {
 
 /// Float text: decimal or exponent notation, finite.
 pub fn parse_float_text(s: &str) -> Option<f64> {
-    let t = s.trim_matches(WS);
+    let t = trim_ws(s);
     if t.is_empty()
         || !t
             .bytes()
@@ -56,7 +56,7 @@ fn is_json_number(t: &str) -> bool {
 
 /// A raw JSON number that is integral (`100`, `100.0`, `1e2`).
 pub fn json_int_text(s: &str) -> Option<i64> {
-    let t = s.trim_matches(WS);
+    let t = trim_ws(s);
     if !is_json_number(t) {
         return None;
     }
@@ -69,7 +69,7 @@ pub fn json_int_text(s: &str) -> Option<i64> {
 
 /// A raw JSON number as a double.
 pub fn json_float_text(s: &str) -> Option<f64> {
-    let t = s.trim_matches(WS);
+    let t = trim_ws(s);
     if !is_json_number(t) {
         return None;
     }
@@ -145,6 +145,34 @@ static DOCS: LazyLock<[Documentation; 4]> = LazyLock::new(|| {
     ]
 });
 
+impl Parse {
+    /// Apply this parser to every value.
+    fn parse_all<'a>(&self, values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+        match self.kind {
+            Kind::Int => Arc::new(
+                values
+                    .map(|v| v.and_then(parse_int_text))
+                    .collect::<Int64Array>(),
+            ),
+            Kind::JsonInt => Arc::new(
+                values
+                    .map(|v| v.and_then(json_int_text))
+                    .collect::<Int64Array>(),
+            ),
+            Kind::Float => Arc::new(
+                values
+                    .map(|v| v.and_then(parse_float_text))
+                    .collect::<Float64Array>(),
+            ),
+            Kind::JsonFloat => Arc::new(
+                values
+                    .map(|v| v.and_then(json_float_text))
+                    .collect::<Float64Array>(),
+            ),
+        }
+    }
+}
+
 impl ScalarUDFImpl for Parse {
     fn name(&self) -> &str {
         NAMES[self.kind as usize]
@@ -162,7 +190,11 @@ impl ScalarUDFImpl for Parse {
                 arg_types.len()
             );
         }
-        Ok(vec![DataType::Utf8])
+        // String views stay views: a cast to Utf8 would copy every value first.
+        Ok(vec![match arg_types[0] {
+            DataType::Utf8View => DataType::Utf8View,
+            _ => DataType::Utf8,
+        }])
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -175,31 +207,15 @@ impl ScalarUDFImpl for Parse {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let is_scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
         let array = args.args[0].to_array(args.number_rows)?;
-        let array = cast(&array, &DataType::Utf8)?;
-        let Some(text) = array.as_any().downcast_ref::<StringArray>() else {
-            return plan_err!("{}(): expected text", self.name());
-        };
-        let out: ArrayRef = match self.kind {
-            Kind::Int => Arc::new(
-                text.iter()
-                    .map(|v| v.and_then(parse_int_text))
-                    .collect::<Int64Array>(),
-            ),
-            Kind::JsonInt => Arc::new(
-                text.iter()
-                    .map(|v| v.and_then(json_int_text))
-                    .collect::<Int64Array>(),
-            ),
-            Kind::Float => Arc::new(
-                text.iter()
-                    .map(|v| v.and_then(parse_float_text))
-                    .collect::<Float64Array>(),
-            ),
-            Kind::JsonFloat => Arc::new(
-                text.iter()
-                    .map(|v| v.and_then(json_float_text))
-                    .collect::<Float64Array>(),
-            ),
+        let out = match array.data_type() {
+            DataType::Utf8View => self.parse_all(array.as_string_view().iter()),
+            _ => {
+                let array = cast(&array, &DataType::Utf8)?;
+                let Some(text) = array.as_any().downcast_ref::<StringArray>() else {
+                    return plan_err!("{}(): expected text", self.name());
+                };
+                self.parse_all(text.iter())
+            }
         };
         if is_scalar && out.len() == 1 {
             return Ok(ColumnarValue::Scalar(

@@ -26,10 +26,6 @@ use crate::util::{UTC, cast_to, finish, is_string, timestamp_utc_type, to_arrays
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
 
-fn is_trimmed_whitespace(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n' | '\x0B' | '\x0C')
-}
-
 /// Two ASCII digits at `bytes[at..at + 2]`.
 fn two_digits(bytes: &[u8], at: usize) -> Option<u32> {
     let hi = *bytes.get(at)?;
@@ -108,7 +104,7 @@ fn parse_zone(bytes: &[u8]) -> Option<i64> {
 
 /// Parse `text` per the module grammar into microseconds since the epoch (UTC).
 pub fn parse_timestamp_micros(text: &str) -> Option<i64> {
-    let bytes = text.trim_matches(is_trimmed_whitespace).as_bytes();
+    let bytes = crate::util::trim_ws(text).as_bytes();
     let (date, rest) = parse_date(bytes)?;
     if rest.is_empty() {
         return Some(date.and_time(NaiveTime::MIN).and_utc().timestamp_micros());

@@ -16,6 +16,18 @@ pub(crate) fn timestamp_utc_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from(UTC)))
 }
 
+/// `s` without leading and trailing ASCII whitespace (space, tab, CR, LF, vertical tab, form
+/// feed). Byte-wise: `str::trim_matches` with a char set costs a char decode per byte.
+#[inline]
+pub(crate) fn trim_ws(s: &str) -> &str {
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0B | 0x0C);
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |p| p + 1);
+    // Both ends sit next to ASCII bytes (or the text's ends): char boundaries.
+    &s[start..end]
+}
+
 /// Look through a dictionary to the type of its values.
 pub(crate) fn value_type(data_type: &DataType) -> &DataType {
     match data_type {
