@@ -2,8 +2,8 @@
 //!
 //! The same as `cardinality(reasons) = 0`, which every pipeline evaluates on every record
 //! several times (the valid count, the rejects, the curated rows). DataFusion's `cardinality`
-//! slices each row's list into an array of its own; this reads the list offsets only
-//! (5M records: ~0.3 s of CPU per use less).
+//! slices each row's list into an array of its own (with its `Arc`s and buffers: 4-6% of the
+//! CPU of a whole pipeline run in `perf`); this reads the list offsets only.
 
 use std::sync::{Arc, LazyLock};
 
