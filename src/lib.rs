@@ -9,6 +9,7 @@ pub mod error;
 pub mod exec;
 pub mod generate;
 pub mod ingest;
+mod parallel;
 pub mod pipeline;
 pub mod print;
 pub mod script;

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use super::batch::Batches;
 use super::{FieldSpec, FileRead, codes, is_blank, is_ws, trim_ws};
 use crate::error::Error;
+use crate::parallel::parallel_map;
 
 /// One record's extent in the text.
 struct Span {
@@ -108,11 +109,11 @@ fn unterminated_record(b: &[u8], start: usize) -> Span {
     }
 }
 
-/// Skip blank lines from `pos` (at a line start); returns the position of the next non-blank
-/// line (or the end) and advances `line`.
-fn skip_blank_lines(b: &[u8], mut pos: usize, line: &mut usize) -> usize {
+/// Skip blank lines from `pos` (at a line start) while before `limit`; returns the position of
+/// the next non-blank line (or `limit`, or the end) and advances `line`.
+fn skip_blank_lines(b: &[u8], mut pos: usize, limit: usize, line: &mut usize) -> usize {
     let n = b.len();
-    while pos < n && is_ws(b[pos]) {
+    while pos < limit.min(n) && is_ws(b[pos]) {
         let lf = b[pos..].iter().position(|&c| c == b'\n').map(|p| pos + p);
         let end = lf.unwrap_or(n);
         if !is_blank(&b[pos..end]) {
@@ -176,12 +177,13 @@ fn unquote(raw: &str) -> Cow<'_, str> {
 }
 
 /// Read a CSV text into `out`; `Some(rejection)` when the file cannot be read.
-pub(super) fn read(
-    text: &str,
+pub(super) fn read<'t>(
+    text: &'t str,
     label: &str,
     specs: &[FieldSpec],
     max_record: usize,
-    out: &mut Batches,
+    chunk_bytes: usize,
+    out: &mut Batches<'t>,
 ) -> Result<Option<FileRead>, Error> {
     let b = text.as_bytes();
     let n = b.len();
@@ -189,7 +191,7 @@ pub(super) fn read(
     let mut line = 1usize;
 
     // The header: the first non-blank record.
-    let pos = skip_blank_lines(b, 0, &mut line);
+    let pos = skip_blank_lines(b, 0, n, &mut line);
     if pos >= n {
         return Ok(Some(FileRead::rejected(
             codes::EMPTY,
@@ -249,32 +251,15 @@ pub(super) fn read(
         )));
     }
     line += 1 + header.inner_lines;
-    let mut pos = header.next;
-
-    let mut values: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(specs.len());
-    loop {
-        pos = skip_blank_lines(b, pos, &mut line);
-        if pos >= n {
-            break;
-        }
-        let span = split_record(b, pos, &mut fields);
-        if span.end - span.start > max_record {
-            return Ok(Some(too_long(label, line, &span, max_record)));
-        }
-        let record = &text[span.start..span.end];
-        if span.unterminated || fields.len() != ncols || record.as_bytes().contains(&0) {
-            out.push::<&str>(line, record, None)?;
-        } else {
-            values.clear();
-            values.extend(
-                columns
-                    .iter()
-                    .map(|col| col.and_then(|c| field_value(&text[fields[c].0..fields[c].1]))),
-            );
-            out.push(line, record, Some(&values))?;
-        }
-        line += 1 + span.inner_lines;
-        pos = span.next;
+    let layout = Layout {
+        text,
+        label,
+        ncols,
+        columns: &columns,
+        max_record,
+    };
+    if let Some(reject) = layout.read_records(header.next, line, chunk_bytes, out)? {
+        return Ok(Some(reject));
     }
     if out.rows() == 0 {
         return Ok(Some(FileRead::rejected(
@@ -283,6 +268,155 @@ pub(super) fn read(
         )));
     }
     Ok(None)
+}
+
+/// The records of a file, once its header is known.
+struct Layout<'t, 'a> {
+    text: &'t str,
+    label: &'a str,
+    /// Fields per well-formed record.
+    ncols: usize,
+    /// For each wanted field, its column in the file.
+    columns: &'a [Option<usize>],
+    max_record: usize,
+}
+
+/// The records between two positions, parsed on their own.
+struct Chunk<'t> {
+    /// Where parsing started (a line start) and where it stopped: at the first record or
+    /// blank line at or after the chunk's limit, or at the end of the text.
+    start: usize,
+    end: usize,
+    out: Batches<'t>,
+    reject: Option<FileRead>,
+}
+
+impl<'t> Layout<'t, '_> {
+    /// Every record from `start` (a line start, line number `line`) to the end, into `out`.
+    ///
+    /// A large file is cut into chunks of about `chunk_bytes` at line starts, parsed on every
+    /// core. A chunk assumes a record starts at its first byte; that holds unless a quoted
+    /// field with line breaks spans the cut. The previous chunk knows: it parses on past its
+    /// limit to the end of its last record. When it does not end exactly where the next chunk
+    /// starts, everything from its end on is parsed again in one piece, so the result is
+    /// always that of parsing the file from top to bottom.
+    fn read_records(
+        &self,
+        start: usize,
+        line: usize,
+        chunk_bytes: usize,
+        out: &mut Batches<'t>,
+    ) -> Result<Option<FileRead>, Error> {
+        let b = self.text.as_bytes();
+        let n = b.len();
+        let mut cuts = vec![start];
+        let step = chunk_bytes.max(1);
+        while let Some(&last) = cuts.last() {
+            let target = last.saturating_add(step);
+            if target >= n {
+                break;
+            }
+            match b[target..].iter().position(|&c| c == b'\n') {
+                Some(p) if target + p + 1 < n => cuts.push(target + p + 1),
+                _ => break,
+            }
+        }
+        let ranges: Vec<(usize, usize)> = cuts
+            .iter()
+            .zip(cuts.iter().skip(1).chain(std::iter::once(&n)))
+            .map(|(&s, &e)| (s, e))
+            .collect();
+        // The line number at each cut: line breaks before it, counted per range in parallel.
+        let breaks = parallel_map(&ranges, |&(s, e)| {
+            b[s..e].iter().filter(|&&c| c == b'\n').count()
+        });
+        let mut lines = Vec::with_capacity(ranges.len());
+        let mut at = line;
+        for count in &breaks {
+            lines.push(at);
+            at += count;
+        }
+        let jobs: Vec<(usize, usize, usize)> = ranges
+            .iter()
+            .zip(&lines)
+            .map(|(&(s, e), &l)| (s, e, l))
+            .collect();
+        let chunks = parallel_map(&jobs, |&(s, e, l)| self.parse(s, e, l, out.sibling()));
+
+        let mut expected = start;
+        for chunk in chunks {
+            let chunk = chunk?;
+            if chunk.start != expected {
+                // A multi-line record spans the cut before this chunk: parse the rest again.
+                let line = line + b[start..expected].iter().filter(|&&c| c == b'\n').count();
+                let rest = self.parse(expected, n, line, out.sibling())?;
+                if rest.reject.is_some() {
+                    return Ok(rest.reject);
+                }
+                out.absorb(rest.out)?;
+                return Ok(None);
+            }
+            if chunk.reject.is_some() {
+                return Ok(chunk.reject);
+            }
+            out.absorb(chunk.out)?;
+            expected = chunk.end;
+        }
+        Ok(None)
+    }
+
+    /// Parse the records from `pos` (a line start, line number `line`) until the first one
+    /// starting at or after `limit`.
+    fn parse(
+        &self,
+        mut pos: usize,
+        limit: usize,
+        mut line: usize,
+        mut out: Batches<'t>,
+    ) -> Result<Chunk<'t>, Error> {
+        let text = self.text;
+        let b = text.as_bytes();
+        let n = b.len();
+        let start = pos;
+        let mut fields: Vec<(usize, usize)> = Vec::with_capacity(32);
+        let mut values: Vec<Option<Cow<'t, str>>> = Vec::with_capacity(self.columns.len());
+        loop {
+            pos = skip_blank_lines(b, pos, limit, &mut line);
+            if pos >= limit || pos >= n {
+                break;
+            }
+            let span = split_record(b, pos, &mut fields);
+            if span.end - span.start > self.max_record {
+                let reject = too_long(self.label, line, &span, self.max_record);
+                return Ok(Chunk {
+                    start,
+                    end: pos,
+                    out,
+                    reject: Some(reject),
+                });
+            }
+            let record = &text[span.start..span.end];
+            if span.unterminated || fields.len() != self.ncols || record.as_bytes().contains(&0) {
+                out.push::<&str>(line, record, None)?;
+            } else {
+                values.clear();
+                values.extend(
+                    self.columns
+                        .iter()
+                        .map(|col| col.and_then(|c| field_value(&text[fields[c].0..fields[c].1]))),
+                );
+                out.push(line, record, Some(&values))?;
+            }
+            line += 1 + span.inner_lines;
+            pos = span.next;
+        }
+        Ok(Chunk {
+            start,
+            end: pos.min(n).max(start),
+            out,
+            reject: None,
+        })
+    }
 }
 
 fn too_long(label: &str, line: usize, span: &Span, max: usize) -> FileRead {

@@ -95,6 +95,11 @@ fn parse_object<'de>(
     values: &mut [Option<&'de str>],
     present: &mut [bool],
 ) -> bool {
+    if flat::parse(line, names, values, present) {
+        return true;
+    }
+    values.iter_mut().for_each(|v| *v = None);
+    present.iter_mut().for_each(|p| *p = false);
     let mut de = serde_json::Deserializer::from_str(line);
     let visitor = ObjectVisitor {
         names,
@@ -163,4 +168,179 @@ fn object_keys(line: &str) -> Vec<String> {
     serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+/// The fast path of [`parse_object`]: a flat object whose keys and string values hold no
+/// escapes, and whose values are strings, numbers, `true`, `false` or `null` — what event
+/// streams and exports write, line after line. One pass over the bytes with the JSON grammar
+/// of those pieces; anything else (an escape, a nested value, a syntax error) returns `false`
+/// and the line goes to serde_json, which then decides. So a line this accepts is one
+/// serde_json accepts, with the same values (reading the generated benchmark events: about
+/// twice as fast as serde_json's visitor).
+mod flat {
+    /// JSON's whitespace (a line holds no LF).
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+            i += 1;
+        }
+        i
+    }
+
+    /// A string without escapes starting at `i` (a quote): the index after its closing quote.
+    fn string(b: &[u8], i: usize) -> Option<usize> {
+        let mut j = i + 1;
+        while j < b.len() {
+            match b[j] {
+                b'"' => return Some(j + 1),
+                b'\\' => return None,
+                c if c < 0x20 => return None,
+                _ => j += 1,
+            }
+        }
+        None
+    }
+
+    fn digits(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    }
+
+    /// A JSON number starting at `i`: the index after it.
+    fn number(b: &[u8], mut i: usize) -> Option<usize> {
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(c) if c.is_ascii_digit() => i = digits(b, i),
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            let j = digits(b, i + 1);
+            if j == i + 1 {
+                return None;
+            }
+            i = j;
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let j = digits(b, i);
+            if j == i {
+                return None;
+            }
+            i = j;
+        }
+        Some(i)
+    }
+
+    fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
+        b[i..].starts_with(word).then_some(i + word.len())
+    }
+
+    pub(super) fn parse<'de>(
+        line: &'de str,
+        names: &[&str],
+        values: &mut [Option<&'de str>],
+        present: &mut [bool],
+    ) -> bool {
+        let b = line.as_bytes();
+        let mut i = ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return false;
+        }
+        i = ws(b, i + 1);
+        if b.get(i) == Some(&b'}') {
+            return ws(b, i + 1) == b.len();
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return false;
+            }
+            let Some(key_end) = string(b, i) else {
+                return false;
+            };
+            let key = &line[i + 1..key_end - 1];
+            i = ws(b, key_end);
+            if b.get(i) != Some(&b':') {
+                return false;
+            }
+            let start = ws(b, i + 1);
+            let end = match b.get(start) {
+                Some(b'"') => string(b, start),
+                Some(b't') => literal(b, start, b"true"),
+                Some(b'f') => literal(b, start, b"false"),
+                Some(b'n') => literal(b, start, b"null"),
+                Some(_) => number(b, start),
+                None => None,
+            };
+            let Some(end) = end else {
+                return false;
+            };
+            if let Some(idx) = names.iter().position(|n| *n == key) {
+                let text = &line[start..end];
+                values[idx] = (text != "null").then_some(text);
+                present[idx] = true;
+            }
+            i = ws(b, end);
+            match b.get(i) {
+                Some(b',') => i = ws(b, i + 1),
+                Some(b'}') => return ws(b, i + 1) == b.len(),
+                _ => return false,
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::parse;
+
+        /// The fast path agrees with serde_json wherever it answers, and declines the rest.
+        #[test]
+        fn accepts_flat_objects_and_declines_the_rest() {
+            let names = ["a", "b"];
+            let run = |line: &str| {
+                let mut values = [None, None];
+                let mut present = [false, false];
+                parse(line, &names, &mut values, &mut present)
+                    .then(|| (values.map(|v| v.map(str::to_string)), present))
+            };
+            let some = |a: Option<&str>, b: Option<&str>, pa: bool, pb: bool| {
+                Some(([a.map(str::to_string), b.map(str::to_string)], [pa, pb]))
+            };
+            assert_eq!(
+                run(r#"{"a": "x", "b": -1.5e3}"#),
+                some(Some(r#""x""#), Some("-1.5e3"), true, true)
+            );
+            assert_eq!(
+                run(r#" {"b":null,"c":true,"a":0} "#),
+                some(Some("0"), None, true, true)
+            );
+            assert_eq!(run(r#"{"a":1,"a":2}"#), some(Some("2"), None, true, false));
+            assert_eq!(run("{}"), some(None, None, false, false));
+            for declined in [
+                r#"{"a":"x\"y"}"#,
+                r#"{"a":{"b":1}}"#,
+                r#"{"a":[1]}"#,
+                r#"{"a":01}"#,
+                r#"{"a":1.}"#,
+                r#"{"a":-}"#,
+                r#"{"a":1,}"#,
+                r#"{"a":1} x"#,
+                r#"{"a":NaN}"#,
+                r#"{"a":tru}"#,
+                "{\"a\":\"x\ty\"}",
+                r#"[1]"#,
+                r#"{"a" 1}"#,
+                r#"{"a":1"#,
+                "",
+            ] {
+                assert_eq!(run(declined), None, "{declined}");
+            }
+        }
+    }
 }

@@ -43,6 +43,8 @@ pub mod codes {
 
 /// The longest physical line (and the longest CSV record) accepted: 64 MiB.
 pub const MAX_LINE_BYTES: usize = 64 << 20;
+/// A CSV text larger than this is parsed in chunks of about this size, on every core.
+const CSV_CHUNK_BYTES: usize = 8 << 20;
 /// [`ReadOptions::batch_rows`] by default.
 pub const DEFAULT_BATCH_ROWS: usize = 65536;
 
@@ -137,8 +139,8 @@ impl FileRead {
     }
 }
 
-/// `source_file` Utf8, `line_number` Int64, `record` Utf8, `malformed` Boolean (all non-null),
-/// then one nullable Utf8 column per field, in order, named as the field.
+/// `source_file` Utf8View, `line_number` Int64, `record` Utf8View, `malformed` Boolean (all
+/// non-null), then one nullable Utf8View column per field, in order, named as the field.
 pub fn raw_schema(fields: &[FieldSpec]) -> SchemaRef {
     let mut cols = vec![
         Field::new(SOURCE_FILE, DataType::Utf8View, false),
@@ -149,7 +151,7 @@ pub fn raw_schema(fields: &[FieldSpec]) -> SchemaRef {
     cols.extend(
         fields
             .iter()
-            .map(|f| Field::new(f.name.clone(), DataType::Utf8, true)),
+            .map(|f| Field::new(f.name.clone(), DataType::Utf8View, true)),
     );
     Arc::new(Schema::new(cols))
 }
@@ -185,7 +187,18 @@ pub fn read_bytes(
     source_name: &str,
     opts: &ReadOptions,
 ) -> Result<FileRead, Error> {
-    read_bytes_limited(bytes, gzip, label, source_name, opts, MAX_LINE_BYTES)
+    let limits = Limits {
+        max_line: MAX_LINE_BYTES,
+        chunk_bytes: CSV_CHUNK_BYTES,
+    };
+    read_bytes_limited(bytes, gzip, label, source_name, opts, limits)
+}
+
+/// Sizes the tests make small.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_line: usize,
+    chunk_bytes: usize,
 }
 
 fn read_bytes_limited(
@@ -194,8 +207,9 @@ fn read_bytes_limited(
     label: &str,
     source_name: &str,
     opts: &ReadOptions,
-    max_line: usize,
+    limits: Limits,
 ) -> Result<FileRead, Error> {
+    let max_line = limits.max_line;
     if bytes.is_empty() {
         return Ok(FileRead::rejected(
             codes::EMPTY,
@@ -242,9 +256,16 @@ fn read_bytes_limited(
             ),
         ));
     }
-    let mut out = batch::Batches::new(raw_schema(&opts.fields), source_name, opts.batch_rows);
+    let mut out = batch::Batches::new(raw_schema(&opts.fields), source_name, opts.batch_rows, text);
     let parsed = match opts.format {
-        RawFormat::Csv => csv_format::read(text, label, &opts.fields, max_line, &mut out)?,
+        RawFormat::Csv => csv_format::read(
+            text,
+            label,
+            &opts.fields,
+            max_line,
+            limits.chunk_bytes,
+            &mut out,
+        )?,
         RawFormat::Jsonl => jsonl_format::read(text, label, &opts.fields, &mut out)?,
     };
     Ok(match parsed {

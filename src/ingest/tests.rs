@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use datafusion::arrow::array::{Array, BooleanArray, Int64Array, StringArray, StringViewArray};
+use datafusion::arrow::array::{Array, BooleanArray, Int64Array, StringViewArray};
 use datafusion::arrow::datatypes::DataType;
 
 use super::*;
@@ -71,7 +71,11 @@ fn rows_of(read: FileRead, source: &str) -> Vec<Row> {
             assert_eq!(src.value(r), source);
             let values = (4..b.num_columns())
                 .map(|c| {
-                    let a = b.column(c).as_any().downcast_ref::<StringArray>().unwrap();
+                    let a = b
+                        .column(c)
+                        .as_any()
+                        .downcast_ref::<StringViewArray>()
+                        .unwrap();
                     (!a.is_null(r)).then(|| a.value(r).to_string())
                 })
                 .collect();
@@ -144,7 +148,7 @@ fn schema_is_fixed_columns_then_utf8_fields() {
     assert_eq!(s.field(1).data_type(), &DataType::Int64);
     assert_eq!(s.field(3).data_type(), &DataType::Boolean);
     assert!(!s.field(3).is_nullable());
-    assert_eq!(s.field(4).data_type(), &DataType::Utf8);
+    assert_eq!(s.field(4).data_type(), &DataType::Utf8View);
     assert!(s.field(5).is_nullable());
 }
 
@@ -490,17 +494,50 @@ fn json_gz() {
 fn long_lines_are_rejected() {
     let o = opts(RawFormat::Jsonl, &[("a", false)]);
     let text = b"{\"a\":1}\n{\"a\":\"0123456789\"}\n".to_vec();
-    let read = read_bytes_limited(text.clone(), false, "t.jsonl", "t.jsonl", &o, 16).unwrap();
+    let read = read_bytes_limited(
+        text.clone(),
+        false,
+        "t.jsonl",
+        "t.jsonl",
+        &o,
+        Limits {
+            max_line: 16,
+            chunk_bytes: 1 << 20,
+        },
+    )
+    .unwrap();
     let (code, msg) = rejected(read);
     assert_eq!(code, "LINE_TOO_LONG");
     assert!(msg.contains("line 2"), "{msg}");
-    let read = read_bytes_limited(text, false, "t.jsonl", "t.jsonl", &o, 64).unwrap();
+    let read = read_bytes_limited(
+        text,
+        false,
+        "t.jsonl",
+        "t.jsonl",
+        &o,
+        Limits {
+            max_line: 64,
+            chunk_bytes: 1 << 20,
+        },
+    )
+    .unwrap();
     assert_eq!(rows_of(read, "t.jsonl").len(), 2);
 
     // A quoted CSV record spanning lines counts as a whole.
     let o = opts(RawFormat::Csv, &[("a", false)]);
     let text = b"a\n\"0123\n4567\n89ab\ncdef\"\n".to_vec();
-    let read = read_bytes_limited(text, false, "t.csv", "t.csv", &o, 16).unwrap();
+    let read = read_bytes_limited(
+        text,
+        false,
+        "t.csv",
+        "t.csv",
+        &o,
+        Limits {
+            max_line: 16,
+            chunk_bytes: 1 << 20,
+        },
+    )
+    .unwrap();
     assert_eq!(rejected(read).0, "LINE_TOO_LONG");
 }
 
@@ -574,5 +611,43 @@ fn binary_junk_never_panics_and_nothing_is_dropped() {
                 }
             }
         }
+    }
+}
+
+/// A large CSV is parsed in chunks cut at line starts; whatever the cuts, the rows must be
+/// those of parsing the text in one piece (multi-line quoted records across a cut, blank
+/// lines, CRLF, an unclosed quote, wrong field counts, doubled quotes).
+#[test]
+fn csv_chunks_give_the_rows_of_one_piece() {
+    let text = "\u{feff}id,note,n\r\n1,\"a, b\",2\r\n\r\n2,\"line one\nline \"\"two\"\"\n\n\",3\n\
+                \n \t\n3,plain,4\n4,\"x\"\"y\",5\n5,6\n7,\"multi\r\nline\",8\n9,a\"b,10\n\
+                11,\"oops,12\n13,c,14\n15,d,16";
+    let o = opts(RawFormat::Csv, &[("id", true), ("note", true), ("n", true)]);
+    let read = |chunk_bytes: usize| {
+        let limits = Limits {
+            max_line: MAX_LINE_BYTES,
+            chunk_bytes,
+        };
+        let r = read_bytes_limited(
+            text.as_bytes().to_vec(),
+            false,
+            "t.csv",
+            "t.csv",
+            &o,
+            limits,
+        )
+        .expect("no I/O error");
+        rows_of(r, "t.csv")
+    };
+    let whole = read(usize::MAX);
+    assert_eq!(whole.len(), 10, "{whole:#?}");
+    assert_eq!(whole[1].line, 4);
+    assert_eq!(
+        whole[1].values[1].as_deref(),
+        Some("line one\nline \"two\"")
+    );
+    assert!(whole[7].malformed && whole[7].line == 16, "{:?}", whole[7]);
+    for chunk_bytes in 1..=text.len() {
+        assert_eq!(read(chunk_bytes), whole, "chunks of {chunk_bytes} bytes");
     }
 }
