@@ -236,6 +236,13 @@ pub fn constant_text(s: &str, n: usize) -> StringViewArray {
     } else {
         Vec::new()
     };
-    StringViewArray::try_new(ScalarBuffer::from(vec![view; n]), buffers, None)
-        .unwrap_or_else(|_| StringViewArray::from_iter_values(std::iter::repeat_n(s, n)))
+    let views = ScalarBuffer::from(vec![view; n]);
+    if cfg!(debug_assertions) {
+        return StringViewArray::try_new(views, buffers, None)
+            .unwrap_or_else(|_| StringViewArray::from_iter_values(std::iter::repeat_n(s, n)));
+    }
+    // SAFETY: every view is `make_view` of `s` (a &str) at offset 0 of buffer 0, which holds
+    // exactly the bytes of `s` when they do not fit inline; there are no NULLs. `try_new`
+    // would check each of the `n` identical views (1-1.5% of the read step in `perf`).
+    unsafe { StringViewArray::new_unchecked(views, buffers, None) }
 }
