@@ -18,20 +18,26 @@ SELECT sku, warehouse_id, "timestamp", date, event_type,
             ELSE 0 END AS d_reserved
 FROM inventory_transactions;
 
--- transaction_agg: hour / day / ISO week (Monday start) per (sku, warehouse_id). Days roll up
--- from hours and weeks from days (each grouping reads the smaller table before it). The union
--- of the three is a view: the MERGE streams it, with no third copy in memory.
+-- transaction_agg: hour / day / ISO week (Monday start) per (sku, warehouse_id). Weeks roll up
+-- from days. The union of the three is a view: the MERGE streams it, with no third copy in
+-- memory.
 CREATE TEMP TABLE agg_hour AS
 SELECT date_trunc('hour', "timestamp") AS period_start, sku, warehouse_id,
        sum(units_in) AS units_in, sum(units_out) AS units_out, count(*) AS txn_count
 FROM moves
 GROUP BY date_trunc('hour', "timestamp"), sku, warehouse_id;
 
+-- One pass at day grain serves the `day` aggregates and the snapshots' daily balance changes
+-- (which count only the moves after the pair's snapshot_at): a second GROUP BY of the moves
+-- for the snapshots cost 1.1-1.5 s of 5M events.
 CREATE TEMP TABLE agg_day AS
-SELECT date_trunc('day', period_start) AS period_start, sku, warehouse_id,
-       sum(units_in) AS units_in, sum(units_out) AS units_out, sum(txn_count) AS txn_count
-FROM agg_hour
-GROUP BY date_trunc('day', period_start), sku, warehouse_id;
+SELECT date_trunc('day', m."timestamp") AS period_start, m.sku, m.warehouse_id,
+       sum(m.units_in) AS units_in, sum(m.units_out) AS units_out, count(*) AS txn_count,
+       sum(CASE WHEN m."timestamp" > l.snapshot_at THEN m.d_on_hand ELSE 0 END) AS d_on_hand,
+       sum(CASE WHEN m."timestamp" > l.snapshot_at THEN m.d_reserved ELSE 0 END) AS d_reserved
+FROM moves m
+LEFT JOIN stock_levels l ON m.sku = l.sku AND m.warehouse_id = l.warehouse_id
+GROUP BY date_trunc('day', m."timestamp"), m.sku, m.warehouse_id;
 
 CREATE OR REPLACE VIEW transaction_agg_new AS
 SELECT grain, period_start, sku, warehouse_id, units_in, units_out,
@@ -39,7 +45,7 @@ SELECT grain, period_start, sku, warehouse_id, units_in, units_out,
 FROM (
   SELECT 'hour' AS grain, * FROM agg_hour
   UNION ALL
-  SELECT 'day' AS grain, * FROM agg_day
+  SELECT 'day' AS grain, period_start, sku, warehouse_id, units_in, units_out, txn_count FROM agg_day
   UNION ALL
   SELECT 'week' AS grain, date_trunc('week', period_start) AS period_start, sku, warehouse_id,
          sum(units_in) AS units_in, sum(units_out) AS units_out, sum(txn_count) AS txn_count
@@ -70,12 +76,6 @@ CREATE TEMP TABLE pair_days AS
 SELECT c.date, l.sku, l.warehouse_id, l.quantity_on_hand, l.quantity_reserved
 FROM stock_levels l JOIN calendar c ON c.date >= CAST(l.snapshot_at AS DATE);
 
-CREATE TEMP TABLE day_moves AS
-SELECT m.sku, m.warehouse_id, m.date, sum(m.d_on_hand) AS d_on_hand, sum(m.d_reserved) AS d_reserved
-FROM moves m
-JOIN stock_levels l ON m.sku = l.sku AND m.warehouse_id = l.warehouse_id AND m."timestamp" > l.snapshot_at
-GROUP BY m.sku, m.warehouse_id, m.date;
-
 CREATE TEMP TABLE snapshots_new AS
 SELECT date, sku, warehouse_id, on_hand, reserved, on_hand - reserved AS available
 FROM (
@@ -83,7 +83,7 @@ FROM (
          p.quantity_on_hand + sum(coalesce(m.d_on_hand, 0)) OVER w AS on_hand,
          p.quantity_reserved + sum(coalesce(m.d_reserved, 0)) OVER w AS reserved
   FROM pair_days p
-  LEFT JOIN day_moves m ON m.sku = p.sku AND m.warehouse_id = p.warehouse_id AND m.date = p.date
+  LEFT JOIN agg_day m ON m.sku = p.sku AND m.warehouse_id = p.warehouse_id AND CAST(m.period_start AS DATE) = p.date
   WINDOW w AS (PARTITION BY p.sku, p.warehouse_id ORDER BY p.date ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 );
 
