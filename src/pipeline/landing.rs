@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -69,9 +70,12 @@ pub(crate) fn read_batch(
         .collect();
 
     let read_one = |input: &Input| -> Result<(String, Parsed)> {
+        let started = Instant::now();
         let bytes = std::fs::read(&input.path)
             .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        let loaded = started.elapsed().as_secs_f64();
         let hash = hex::encode(Sha256::digest(&bytes));
+        let hashed = started.elapsed().as_secs_f64();
         if known.contains(&hash) {
             return Ok((hash, Parsed::Known));
         }
@@ -88,7 +92,16 @@ pub(crate) fn read_batch(
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
         let label = input.path.display().to_string();
+        let size = bytes.len();
         let read = read_bytes(bytes, gzip, &label, &input.name, &opts)?;
+        tracing::debug!(
+            file = %input.name,
+            bytes = size,
+            read = loaded,
+            hash = hashed - loaded,
+            parse = started.elapsed().as_secs_f64() - hashed,
+            "landing file read (seconds)"
+        );
         Ok((hash, Parsed::Read { table: t, read }))
     };
     let parsed = parallel_map(inputs, read_one);
