@@ -20,21 +20,38 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-/// Integer text: `[+-]digits[.0*]`.
+/// Integer text: `[+-]digits[.0*]`. One pass over the bytes (a third of validation's CPU
+/// went to number parsing with `split_once` / `str::parse`).
 pub fn parse_int_text(s: &str) -> Option<i64> {
-    let t = trim_ws(s);
-    let (int_part, frac) = match t.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (t, ""),
+    let b = trim_ws(s).as_bytes();
+    let (negative, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
     };
-    if !frac.chars().all(|c| c == '0') {
+    let int_len = digits
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let (int_part, rest) = digits.split_at(int_len);
+    if int_part.is_empty() {
         return None;
     }
-    let digits = int_part.strip_prefix(['+', '-']).unwrap_or(int_part);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match rest.split_first() {
+        None => {}
+        Some((b'.', frac)) if frac.iter().all(|&c| c == b'0') => {}
+        Some(_) => return None,
     }
-    int_part.strip_prefix('+').unwrap_or(int_part).parse().ok()
+    // Accumulated negatively: i64::MIN has no positive counterpart.
+    let mut value: i64 = 0;
+    for &d in int_part {
+        value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
 }
 
 /// Float text: decimal or exponent notation, finite.
@@ -47,7 +64,50 @@ pub fn parse_float_text(s: &str) -> Option<f64> {
     {
         return None;
     }
+    if let Some(v) = simple_decimal(t.as_bytes()) {
+        return Some(v);
+    }
     t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// `[-]digits[.digits]` with at most 15 digits in all: the digits as an integer, divided by a
+/// power of ten. Both are exact doubles, so the one division rounds correctly and the result
+/// is the same as `str::parse` (Clinger's fast path), at a fraction of the cost. `None` for
+/// anything else.
+fn simple_decimal(b: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, b) = match b.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, b),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut scale: Option<usize> = None;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                if let Some(k) = scale.as_mut() {
+                    *k += 1;
+                }
+            }
+            b'.' if scale.is_none() => scale = Some(0),
+            _ => return None,
+        }
+        if digits > 15 {
+            return None;
+        }
+    }
+    let scale = scale.unwrap_or(0);
+    // "5." and ".5" are numbers to str::parse; "." is not. Leave every such case to it.
+    if digits == 0 || b.first() == Some(&b'.') || b.last() == Some(&b'.') {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[scale];
+    Some(if negative { -v } else { v })
 }
 
 fn is_json_number(t: &str) -> bool {
@@ -257,6 +317,57 @@ mod tests {
             assert_eq!(parse_float_text(bad), None, "{bad}");
         }
         assert_eq!(json_float_text("2.5"), Some(2.5));
+        assert_eq!(parse_int_text("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int_text("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int_text("9223372036854775808"), None);
+        assert_eq!(parse_int_text("+"), None);
+        assert_eq!(parse_int_text("-0"), Some(0));
+    }
+
+    /// The fast path gives exactly what `str::parse` gives.
+    #[test]
+    fn simple_decimals_match_str_parse() {
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.1",
+            "0.3",
+            "12.5",
+            "-3.75",
+            "123456789012345",
+            "1.00000000000001",
+            "99999.99",
+            "0.000000000000001",
+            "5.",
+            ".5",
+            "-.5",
+            "1234567890123456",
+            "12.34.5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = format!("{}", x % 10u64.pow(1 + (x % 15) as u32));
+            let point = (x >> 32) as usize % (digits.len() + 1);
+            texts.push(
+                format!("{}.{}", &digits[..point], &digits[point..])
+                    .replace(".", if point == 0 { "" } else { "." }),
+            );
+            texts.push(format!("-{digits}"));
+        }
+        for t in &texts {
+            let expected = t.parse::<f64>().ok().filter(|v| v.is_finite());
+            assert_eq!(
+                parse_float_text(t).map(f64::to_bits),
+                expected.map(f64::to_bits),
+                "{t}"
+            );
+        }
         assert_eq!(json_float_text("\"2.5\""), None);
     }
 }

@@ -2,7 +2,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, AsArray, ListBuilder, StringBuilder};
+use datafusion::arrow::array::{Array, AsArray, ListBuilder, StringArray, StringBuilder};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_CONDITIONAL;
@@ -11,7 +12,7 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
-use crate::util::{cast_to, finish, is_string, to_arrays, value_type};
+use crate::util::{cast_to, finish, is_string, value_type};
 
 /// `List(Utf8)` with nullable items named `item` (what `ListBuilder<StringBuilder>` produces).
 fn list_of_utf8() -> DataType {
@@ -54,6 +55,54 @@ fn coerce_pairs(arg_types: &[DataType]) -> Result<Vec<DataType>> {
             }
         })
         .collect()
+}
+
+/// One condition as a bitmap of the rows where the check failed (TRUE or NULL).
+struct Failed(BooleanBuffer);
+
+impl Failed {
+    fn of(condition: &ColumnarValue, rows: usize) -> Result<Self> {
+        let array = cast_to(&condition.to_array(rows)?, &DataType::Boolean)?;
+        let array = array.as_boolean();
+        let values = array.values().clone();
+        Ok(Failed(match array.nulls() {
+            Some(nulls) => &values | &!nulls.inner(),
+            None => values,
+        }))
+    }
+
+    fn bits(&self) -> &BooleanBuffer {
+        &self.0
+    }
+}
+
+/// One code: usually a literal, so not expanded to one string per row.
+enum Code {
+    Constant(Option<String>),
+    PerRow(StringArray),
+}
+
+impl Code {
+    fn of(code: &ColumnarValue, rows: usize) -> Result<Self> {
+        Ok(match code {
+            ColumnarValue::Scalar(s) => {
+                let one = cast_to(&s.to_array_of_size(1)?, &DataType::Utf8)?;
+                let one = one.as_string::<i32>();
+                Code::Constant(one.is_valid(0).then(|| one.value(0).to_string()))
+            }
+            ColumnarValue::Array(_) => {
+                let array = cast_to(&code.to_array(rows)?, &DataType::Utf8)?;
+                Code::PerRow(array.as_string::<i32>().clone())
+            }
+        })
+    }
+
+    fn at(&self, row: usize) -> Option<&str> {
+        match self {
+            Code::Constant(c) => c.as_deref(),
+            Code::PerRow(a) => a.is_valid(row).then(|| a.value(row)),
+        }
+    }
 }
 
 /// `reasons(…)` → `List(Utf8)`, never NULL.
@@ -128,27 +177,34 @@ impl ScalarUDFImpl for Reasons {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         check_arity(args.args.len())?;
-        let (all_scalar, arrays) = to_arrays(&args.args)?;
-        let mut conditions = Vec::with_capacity(arrays.len() / 2);
-        let mut codes = Vec::with_capacity(arrays.len() / 2);
-        for pair in arrays.chunks_exact(2) {
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let rows = if all_scalar { 1 } else { args.number_rows };
+        let mut checks = Vec::with_capacity(args.args.len() / 2);
+        for pair in args.args.chunks_exact(2) {
             let [condition, code] = pair else {
                 return exec_err!("reasons(): internal error splitting argument pairs");
             };
-            conditions.push(cast_to(condition, &DataType::Boolean)?);
-            codes.push(cast_to(code, &DataType::Utf8)?);
+            checks.push((Failed::of(condition, rows)?, Code::of(code, rows)?));
         }
-        let conditions: Vec<_> = conditions.iter().map(|c| c.as_boolean()).collect();
-        let codes: Vec<_> = codes.iter().map(|c| c.as_string::<i32>()).collect();
-
-        let rows = arrays.first().map_or(0, |a| a.len());
+        // Rows where some check failed. Most records pass every check: they get their empty
+        // list without looking at each check again.
+        let mut any = BooleanBuffer::new_unset(rows);
+        for (failed, _) in &checks {
+            any = &any | failed.bits();
+        }
         let mut builder = ListBuilder::with_capacity(StringBuilder::new(), rows)
             .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true)));
         for row in 0..rows {
-            for (condition, code) in conditions.iter().zip(&codes) {
-                let failed = condition.is_null(row) || condition.value(row);
-                if failed && code.is_valid(row) {
-                    builder.values().append_value(code.value(row));
+            if any.value(row) {
+                for (failed, code) in &checks {
+                    if failed.bits().value(row)
+                        && let Some(code) = code.at(row)
+                    {
+                        builder.values().append_value(code);
+                    }
                 }
             }
             builder.append(true);
