@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_CONDITIONAL;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 
 use crate::util::{finish, to_arrays};
@@ -23,21 +23,7 @@ pub struct Accepted {
     signature: Signature,
 }
 
-impl Accepted {
-    pub const NAME: &'static str = "accepted";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for Accepted {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(Accepted, "accepted");
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

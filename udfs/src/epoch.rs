@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type}
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_DATETIME;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 
 use crate::util::{UTC, cast_to, finish, is_numeric, timestamp_utc_type, to_arrays, value_type};
@@ -151,21 +151,7 @@ pub struct FromEpoch {
     signature: Signature,
 }
 
-impl FromEpoch {
-    pub const NAME: &'static str = "from_epoch";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for FromEpoch {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(FromEpoch, "from_epoch");
 
 static FROM_EPOCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -231,21 +217,7 @@ pub struct EpochDate {
     signature: Signature,
 }
 
-impl EpochDate {
-    pub const NAME: &'static str = "epoch_date";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for EpochDate {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(EpochDate, "epoch_date");
 
 static EPOCH_DATE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

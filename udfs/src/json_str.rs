@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_STRING;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 
 use crate::util::{cast_to, finish, is_string, to_arrays};
@@ -62,21 +62,7 @@ pub struct JsonStrUdf {
     signature: Signature,
 }
 
-impl JsonStrUdf {
-    pub const NAME: &'static str = "json_str";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for JsonStrUdf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(JsonStrUdf, "json_str");
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

@@ -209,28 +209,20 @@ impl Parse {
     /// Apply this parser to every value.
     fn parse_all<'a>(&self, values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
         match self.kind {
-            Kind::Int => Arc::new(
-                values
-                    .map(|v| v.and_then(parse_int_text))
-                    .collect::<Int64Array>(),
-            ),
-            Kind::JsonInt => Arc::new(
-                values
-                    .map(|v| v.and_then(json_int_text))
-                    .collect::<Int64Array>(),
-            ),
-            Kind::Float => Arc::new(
-                values
-                    .map(|v| v.and_then(parse_float_text))
-                    .collect::<Float64Array>(),
-            ),
-            Kind::JsonFloat => Arc::new(
-                values
-                    .map(|v| v.and_then(json_float_text))
-                    .collect::<Float64Array>(),
-            ),
+            Kind::Int => Arc::new(map_values::<Int64Array, _>(values, parse_int_text)),
+            Kind::JsonInt => Arc::new(map_values::<Int64Array, _>(values, json_int_text)),
+            Kind::Float => Arc::new(map_values::<Float64Array, _>(values, parse_float_text)),
+            Kind::JsonFloat => Arc::new(map_values::<Float64Array, _>(values, json_float_text)),
         }
     }
+}
+
+/// `parse` over every non-NULL value.
+fn map_values<'a, A: FromIterator<Option<T>>, T>(
+    values: impl Iterator<Item = Option<&'a str>>,
+    parse: fn(&str) -> Option<T>,
+) -> A {
+    values.map(|v| v.and_then(parse)).collect()
 }
 
 impl ScalarUDFImpl for Parse {

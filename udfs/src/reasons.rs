@@ -9,7 +9,6 @@ use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_CONDITIONAL;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
-    Volatility,
 };
 
 use crate::util::{cast_to, finish, is_string, value_type};
@@ -111,21 +110,7 @@ pub struct Reasons {
     signature: Signature,
 }
 
-impl Reasons {
-    pub const NAME: &'static str = "reasons";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for Reasons {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(Reasons, "reasons");
 
 static REASONS_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

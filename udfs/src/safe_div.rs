@@ -7,7 +7,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_MATH;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 
 use crate::util::{cast_to, finish, is_numeric, to_arrays, value_type};
@@ -26,21 +26,7 @@ pub struct SafeDiv {
     signature: Signature,
 }
 
-impl SafeDiv {
-    pub const NAME: &'static str = "safe_div";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for SafeDiv {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(SafeDiv, "safe_div");
 
 static SAFE_DIV_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

@@ -19,7 +19,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_DATETIME;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 
 use crate::util::{UTC, cast_to, finish, is_string, timestamp_utc_type, to_arrays, value_type};
@@ -132,21 +132,7 @@ pub struct ParseTs {
     signature: Signature,
 }
 
-impl ParseTs {
-    pub const NAME: &'static str = "parse_ts";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for ParseTs {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(ParseTs, "parse_ts");
 
 static PARSE_TS_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

@@ -8,6 +8,31 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::ColumnarValue;
 
+/// `NAME`, `new()` and `Default` of a UDF struct holding just its `signature`: user-defined
+/// and immutable (every UDF checks and coerces its arguments in `coerce_types`).
+macro_rules! udf_constructors {
+    ($udf:ident, $name:literal) => {
+        impl $udf {
+            pub const NAME: &'static str = $name;
+
+            pub fn new() -> Self {
+                Self {
+                    signature: datafusion::logical_expr::Signature::user_defined(
+                        datafusion::logical_expr::Volatility::Immutable,
+                    ),
+                }
+            }
+        }
+
+        impl Default for $udf {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+pub(crate) use udf_constructors;
+
 /// The timezone attached to every timestamp these UDFs produce.
 pub(crate) const UTC: &str = "UTC";
 
