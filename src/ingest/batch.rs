@@ -76,7 +76,7 @@ impl<'t> Batches<'t> {
     }
 
     /// One record; `values` has one entry per field (`None` = NULL), or is `None` for a
-    /// malformed record (every field NULL). `record` and the values are best slices of the
+    /// malformed record (every field NULL). `record` and the values are normally slices of the
     /// text given to [`Batches::new`]; other strings are copied.
     pub(super) fn push<S: AsRef<str>>(
         &mut self,
