@@ -12,11 +12,17 @@ use stockroom::generate::{
     EcommerceSpec, GenerateSummary, InventoryOpsSpec, InventorySpec, PosSpec, generate_ecommerce,
     generate_inventory, generate_inventory_ops, generate_pos,
 };
+use stockroom::session::SessionOptions;
+use stockroom::warehouse::Warehouse;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub what: BenchWhat,
+    /// Pipeline benchmarks: run the pipeline this many times on the same files (each repeat in a
+    /// fresh warehouse `bench-repeat-N` inside this one) and report the median and the spread.
+    #[arg(long, global = true, default_value_t = 1)]
+    pub repeat: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,11 +127,13 @@ fn report_generated(g: &GenerateSummary, started: Instant) {
     );
 }
 
-/// Plain read of the generated files (the floor), then one pipeline run over them.
+/// Plain read of the generated files (the floor), then `repeat` pipeline runs over them.
 async fn run_pipeline_bench(
     exec: &Executor,
     name: &str,
     g: &GenerateSummary,
+    repeat: usize,
+    opts: &SessionOptions,
 ) -> anyhow::Result<()> {
     let t = Instant::now();
     let mut bytes = 0u64;
@@ -138,26 +146,65 @@ async fn run_pipeline_bench(
         bytes as f64 / 1e6 / read_secs
     );
     let pipelines = stockroom::pipeline::load_all(None)?;
-    // Peak RSS from here on: generating the files happened in this process too. (Linux: writing
-    // 5 to clear_refs resets VmHWM; elsewhere the peak includes the generator.)
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let t = Instant::now();
-    let s = stockroom::pipeline::run(exec, &pipelines[name], &Default::default())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no files generated"))?;
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "pipeline run {name}: {} rows read ({} valid, {} rejected) in {secs:.2}s = {:.0} rows/s; peak RSS {:.0} MB",
-        s.totals.rows_read,
-        s.totals.rows_valid,
-        s.totals.rows_rejected,
-        s.totals.rows_read as f64 / secs,
-        peak_rss_mb()
-    );
+    // The first run archives the files: later repeats get copies, in warehouses of their own.
+    let root = exec.warehouse().root().to_path_buf();
+    let mut repeats = Vec::new();
+    for i in 1..repeat {
+        let dir = root.join(format!("bench-repeat-{i}"));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        let wh = Warehouse::open(&dir)?;
+        let landing = wh.landing_dir(name);
+        std::fs::create_dir_all(&landing)?;
+        for f in &g.files {
+            if let Some(file_name) = f.file_name() {
+                std::fs::copy(f, landing.join(file_name))?;
+            }
+        }
+        repeats.push(Executor::new(wh, opts)?);
+    }
+    let mut times = Vec::new();
+    for (i, e) in std::iter::once(exec).chain(repeats.iter()).enumerate() {
+        // Peak RSS of this run: generating the files happened in this process too. (Linux:
+        // writing 5 to clear_refs resets VmHWM; elsewhere the peak includes the generator.)
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let t = Instant::now();
+        let s = stockroom::pipeline::run(e, &pipelines[name], &Default::default())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no files generated"))?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "pipeline run {name} ({}/{repeat}): {} rows read ({} valid, {} rejected) in {secs:.2}s = {:.0} rows/s; peak RSS {:.0} MB",
+            i + 1,
+            s.totals.rows_read,
+            s.totals.rows_valid,
+            s.totals.rows_rejected,
+            s.totals.rows_read as f64 / secs,
+            peak_rss_mb()
+        );
+        times.push(secs);
+    }
+    if times.len() > 1 {
+        times.sort_by(f64::total_cmp);
+        println!(
+            "pipeline run {name}: median {:.2}s, min {:.2}s, max {:.2}s over {} runs",
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1],
+            times.len()
+        );
+    }
     Ok(())
 }
 
-pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    exec: Executor,
+    args: BenchArgs,
+    warehouse: PathBuf,
+    opts: &SessionOptions,
+) -> anyhow::Result<ExitCode> {
+    let repeat = args.repeat.max(1);
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: this is a debug build; benchmark numbers need `cargo run --release -- bench …`"
@@ -290,7 +337,7 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
             let t = Instant::now();
             let g = generate_pos(&landing, &spec)?;
             report_generated(&g, t);
-            run_pipeline_bench(&exec, "pos", &g).await?;
+            run_pipeline_bench(&exec, "pos", &g, repeat, opts).await?;
         }
         BenchWhat::Inventory { lines, dirty_ratio } => {
             let landing = exec.warehouse().landing_dir("inventory");
@@ -303,7 +350,7 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
             let t = Instant::now();
             let g = generate_inventory(&landing, &spec)?;
             report_generated(&g, t);
-            run_pipeline_bench(&exec, "inventory", &g).await?;
+            run_pipeline_bench(&exec, "inventory", &g, repeat, opts).await?;
         }
         BenchWhat::InventoryOps {
             skus,
@@ -325,7 +372,7 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
             let t = Instant::now();
             let g = generate_inventory_ops(&landing, &spec)?;
             report_generated(&g, t);
-            run_pipeline_bench(&exec, "inventory-ops", &g).await?;
+            run_pipeline_bench(&exec, "inventory-ops", &g, repeat, opts).await?;
         }
         BenchWhat::Ecommerce { scale, dirty_ratio } => {
             let landing = exec.warehouse().landing_dir("ecommerce");
@@ -338,7 +385,7 @@ pub async fn run(exec: Executor, args: BenchArgs, warehouse: PathBuf) -> anyhow:
             let t = Instant::now();
             let g = generate_ecommerce(&landing, &spec)?;
             report_generated(&g, t);
-            run_pipeline_bench(&exec, "ecommerce", &g).await?;
+            run_pipeline_bench(&exec, "ecommerce", &g, repeat, opts).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -385,7 +432,7 @@ async fn bench_serve(
         let t = Instant::now();
         let g = generate_ecommerce(&landing, &spec)?;
         report_generated(&g, t);
-        run_pipeline_bench(exec, "ecommerce", &g).await?;
+        run_pipeline_bench(exec, "ecommerce", &g, 1, &SessionOptions::default()).await?;
     }
     let day = exec
         .query_batches("SELECT CAST(max(order_date) AS VARCHAR) FROM order_kpis")

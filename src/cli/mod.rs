@@ -96,7 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Generate(a)) => generate::run(a),
         Some(Command::Stream(a)) => stream::run(open(&args.warehouse)?, a).await,
         Some(Command::Bench(a)) => {
-            bench::run(open(&args.warehouse)?, a, args.warehouse.clone()).await
+            bench::run(open(&args.warehouse)?, a, args.warehouse.clone(), &opts).await
         }
         Some(Command::Dq(a)) => dq::run(open(&args.warehouse)?, a).await,
         Some(Command::Schedule(a)) => schedule::run(&args.warehouse, a),

@@ -442,3 +442,36 @@ fn validate_graph_generate_and_gzip_input() {
     let list = wh.cmd().args(["pipeline", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains("pos"));
 }
+
+/// `bench pos --repeat 2`: the second run gets the same files in a warehouse of its own, so
+/// both runs read, accept and reject exactly the same records.
+#[test]
+fn bench_repeat_runs_the_same_files_again() {
+    let wh = Wh::new();
+    let out = wh
+        .cmd()
+        .args([
+            "bench", "pos", "--rows", "2000", "--files", "2", "--repeat", "2",
+        ])
+        .output()
+        .expect("run bench");
+    assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let counts: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("pipeline run pos ("))
+        .map(|l| {
+            l.split(" in ")
+                .next()
+                .unwrap_or("")
+                .split("): ")
+                .nth(1)
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(counts.len(), 2, "{stdout}");
+    assert!(counts[0].starts_with("2000 rows read"), "{stdout}");
+    assert_eq!(counts[0], counts[1], "{stdout}");
+    assert!(stdout.contains("over 2 runs"), "{stdout}");
+    assert!(wh.path().join("bench-repeat-1/archive/pos").is_dir());
+}
