@@ -122,6 +122,12 @@ impl Executor {
         Ok(())
     }
 
+    /// The names of this session's in-memory tables and views (raw batches, `CREATE TEMP
+    /// TABLE`, `CREATE VIEW`).
+    pub fn temp_table_names(&self) -> Vec<String> {
+        self.schema.table_names()
+    }
+
     /// Drops the in-memory table `name` (if it is one), giving its memory back.
     pub fn drop_temp_table(&self, name: &str) -> Result<()> {
         self.schema.deregister_table(name)?;

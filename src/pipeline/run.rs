@@ -134,6 +134,7 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
         quality: Vec::new(),
         alerts: Vec::new(),
     };
+    let before: HashSet<String> = exec.temp_table_names().into_iter().collect();
     let result = lifecycle(
         exec,
         p,
@@ -144,6 +145,13 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
         webhook.as_deref(),
     )
     .await;
+    // The run's scratch tables (`checked`, KPI staging, …) hold its batch in memory: give it
+    // back, so the next pipeline of `demo` or a `bench --repeat` starts from an empty session.
+    for t in exec.temp_table_names() {
+        if !before.contains(&t) {
+            exec.drop_temp_table(&t)?;
+        }
+    }
     if opts.validate_only {
         // A report only: no table, file, run record or notification is touched.
         summary.status = if result.is_err() {
