@@ -196,9 +196,15 @@ async fn run_pipeline_bench(
     }
     if times.len() > 1 {
         times.sort_by(f64::total_cmp);
+        let mid = times.len() / 2;
+        let median = if times.len() % 2 == 0 {
+            (times[mid - 1] + times[mid]) / 2.0
+        } else {
+            times[mid]
+        };
         println!(
-            "pipeline run {name}: median {:.2}s, min {:.2}s, max {:.2}s over {} runs",
-            times[times.len() / 2],
+            "pipeline run {name}: median {median:.2}s, min {:.2}s, max {:.2}s over {} runs \
+             (peak RSS is exact for the first run only: the allocator keeps what earlier runs freed)",
             times[0],
             times[times.len() - 1],
             times.len()
