@@ -204,7 +204,7 @@ async fn run_pipeline_bench(
         };
         println!(
             "pipeline run {name}: median {median:.2}s, min {:.2}s, max {:.2}s over {} runs \
-             (peak RSS is exact for the first run only: the allocator keeps what earlier runs freed)",
+             (peak RSS is exact for the first run only: memory of earlier runs stays in the process)",
             times[0],
             times[times.len() - 1],
             times.len()
