@@ -330,17 +330,12 @@ impl<'t> Layout<'t, '_> {
         let breaks = parallel_map(&ranges, |&(s, e)| {
             b[s..e].iter().filter(|&&c| c == b'\n').count()
         });
-        let mut lines = Vec::with_capacity(ranges.len());
+        let mut jobs = Vec::with_capacity(ranges.len());
         let mut at = line;
-        for count in &breaks {
-            lines.push(at);
+        for (&(s, e), count) in ranges.iter().zip(&breaks) {
+            jobs.push((s, e, at));
             at += count;
         }
-        let jobs: Vec<(usize, usize, usize)> = ranges
-            .iter()
-            .zip(&lines)
-            .map(|(&(s, e), &l)| (s, e, l))
-            .collect();
         let chunks = parallel_map(&jobs, |&(s, e, l)| self.parse(s, e, l, out.sibling()));
 
         let mut expected = start;
