@@ -18,6 +18,7 @@ use url::Url;
 use crate::catalog::{VersionSpec, open_delta};
 use crate::error::{Error, Result};
 use crate::exec::outcome::WriteReport;
+use crate::exec::parquet_props::writer_properties;
 use crate::exec::report::last_commit_report;
 use crate::exec::subquery;
 use crate::warehouse::{Warehouse, valid_table_name};
@@ -121,6 +122,7 @@ pub async fn create_table(
         .write(Vec::new())
         .with_input_plan(input)
         .with_session_state(Arc::new(ctx.state()))
+        .with_writer_properties(writer_properties())
         .with_save_mode(if exists {
             SaveMode::Overwrite
         } else {
@@ -221,7 +223,10 @@ pub async fn delete(
     }
     let name = factor_name(&tables[0].relation)?;
     let table = open_target(warehouse, &name).await?;
-    let mut builder = table.delete().with_session_state(Arc::new(ctx.state()));
+    let mut builder = table
+        .delete()
+        .with_session_state(Arc::new(ctx.state()))
+        .with_writer_properties(writer_properties());
     if let Some(pred) = stmt.selection {
         builder = builder.with_predicate(subquery::resolve(ctx, pred).await?);
     }
@@ -250,7 +255,10 @@ pub async fn update(
     }
     let name = factor_name(&stmt.table.relation)?;
     let table = open_target(warehouse, &name).await?;
-    let mut builder = table.update().with_session_state(Arc::new(ctx.state()));
+    let mut builder = table
+        .update()
+        .with_session_state(Arc::new(ctx.state()))
+        .with_writer_properties(writer_properties());
     for a in stmt.assignments {
         let col = match a.target {
             AssignmentTarget::ColumnName(c) => object_name(&c),
@@ -357,7 +365,8 @@ pub async fn merge(
         .merge(source, stmt.on.to_string())
         .with_source_alias(source_alias.clone())
         .with_target_alias(target_alias.clone())
-        .with_session_state(Arc::new(ctx.state()));
+        .with_session_state(Arc::new(ctx.state()))
+        .with_writer_properties(writer_properties());
 
     for clause in stmt.clauses {
         // deltalake parses clause predicates on its own: subqueries (e.g. `t.date IN (SELECT
@@ -538,6 +547,7 @@ async fn merge_into_empty(
         .write(Vec::new())
         .with_input_plan(plan)
         .with_session_state(Arc::new(ctx.state()))
+        .with_writer_properties(writer_properties())
         .with_save_mode(SaveMode::Append)
         .await?;
     let mut report = last_commit_report(&table, name).await?;

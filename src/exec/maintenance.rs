@@ -14,6 +14,7 @@ use crate::catalog::VersionSpec;
 use crate::error::{Error, Result};
 use crate::exec::delta_write::open_target;
 use crate::exec::outcome::{Outcome, WriteReport};
+use crate::exec::parquet_props::writer_properties;
 use crate::sql::command::Command;
 use crate::warehouse::Warehouse;
 
@@ -21,7 +22,10 @@ pub async fn run(ctx: &SessionContext, warehouse: &Warehouse, cmd: Command) -> R
     match cmd {
         Command::Optimize { table, zorder } => {
             let t = open_target(warehouse, &table).await?;
-            let mut b = t.optimize().with_session_state(Arc::new(ctx.state()));
+            let mut b = t
+                .optimize()
+                .with_session_state(Arc::new(ctx.state()))
+                .with_writer_properties(writer_properties());
             if !zorder.is_empty() {
                 b = b.with_type(OptimizeType::ZOrder(zorder));
             }

@@ -12,6 +12,7 @@
 pub mod delta_write;
 pub mod maintenance;
 pub mod outcome;
+pub mod parquet_props;
 pub mod report;
 pub mod subquery;
 

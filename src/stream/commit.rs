@@ -22,6 +22,7 @@ use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 
 use crate::error::{Error, Result};
 use crate::exec::delta_write::{create_with_schema, open_target};
+use crate::exec::parquet_props::writer_properties;
 use crate::pipeline::run::{REJECTS, rejects_schema};
 use crate::stream::event::Event;
 use crate::stream::fold::{Outcome, Product};
@@ -273,6 +274,7 @@ impl Tables {
             match events {
                 Some(t) => Ok::<_, Error>(Some(
                     t.write(vec![events_batch(b)?])
+                        .with_writer_properties(writer_properties())
                         .with_save_mode(SaveMode::Append)
                         .with_commit_properties(txn())
                         .await?,
@@ -287,6 +289,7 @@ impl Tables {
                     let batch = rejects_batch(b, &schema)?;
                     Ok::<_, Error>(Some(
                         t.write(vec![batch])
+                            .with_writer_properties(writer_properties())
                             .with_save_mode(SaveMode::Append)
                             .with_commit_properties(txn())
                             .await?,
@@ -322,6 +325,7 @@ impl Tables {
                     .with_source_alias("s")
                     .with_target_alias("t")
                     .with_session_state(Arc::new(ctx.state()))
+                    .with_writer_properties(writer_properties())
                     .with_commit_properties(props)
                     .when_matched_delete(|d| d.predicate("s.op = 'delete'"))?
                     .when_matched_update(|u| {

@@ -13,6 +13,7 @@ use deltalake::kernel::schema::partitions::{FilterOp, FilterValue};
 use deltalake::protocol::checkpoints::{cleanup_metadata, create_checkpoint};
 
 use crate::error::Result;
+use crate::exec::parquet_props::writer_properties;
 use crate::stream::PIPELINE;
 use crate::stream::commit::Tables;
 
@@ -31,7 +32,10 @@ async fn compact(
     m: &mut Maintenance,
 ) -> Result<DeltaTable> {
     let filters;
-    let mut b = t.optimize().with_session_state(Arc::new(ctx.state()));
+    let mut b = t
+        .optimize()
+        .with_session_state(Arc::new(ctx.state()))
+        .with_writer_properties(writer_properties());
     if let Some(p) = partition {
         filters = [("pipeline", FilterOp::Eq, FilterValue::Scalar(p))];
         b = b.with_filters(&filters);
