@@ -76,11 +76,27 @@ fn eval_seconds<T>(
     finish(all_scalar, build(values))
 }
 
+/// The microseconds chrono (and so Arrow's display and every downstream consumer) can
+/// represent. Compared as a range: asking chrono per value is a calendar computation each.
+static MICROS_RANGE: LazyLock<std::ops::RangeInclusive<i64>> = LazyLock::new(|| {
+    DateTime::<chrono::Utc>::MIN_UTC.timestamp_micros()
+        ..=DateTime::<chrono::Utc>::MAX_UTC.timestamp_micros()
+});
+
+/// The `Date32` day numbers chrono can represent.
+static DAYS_RANGE: LazyLock<std::ops::RangeInclusive<i64>> = LazyLock::new(|| {
+    let epoch = DateTime::UNIX_EPOCH.date_naive();
+    (NaiveDate::MIN - epoch).num_days()..=(NaiveDate::MAX - epoch).num_days()
+});
+
+fn checked_micros(micros: i64) -> Option<i64> {
+    MICROS_RANGE.contains(&micros).then_some(micros)
+}
+
 /// Whole seconds to microseconds, `None` when outside what chrono (and so Arrow's display and
 /// every downstream consumer) can represent.
 pub fn seconds_to_micros(seconds: i64) -> Option<i64> {
-    let micros = seconds.checked_mul(MICROS_PER_SECOND)?;
-    DateTime::from_timestamp_micros(micros).map(|_| micros)
+    checked_micros(seconds.checked_mul(MICROS_PER_SECOND)?)
 }
 
 /// Fractional seconds to microseconds, truncating (toward zero) to whole microseconds.
@@ -119,14 +135,16 @@ pub fn float_seconds_to_micros(seconds: f64) -> Option<i64> {
         frac *= 10;
     }
     let magnitude = whole.checked_mul(MICROS_PER_SECOND)?.checked_add(frac)?;
-    let micros = if negative { -magnitude } else { magnitude };
-    DateTime::from_timestamp_micros(micros).map(|_| micros)
+    checked_micros(if negative { -magnitude } else { magnitude })
 }
 
 /// Days since 1970-01-01 (as `Date32` stores them), `None` when outside chrono's date range.
 fn checked_days(days: i64) -> Option<i32> {
-    let days = i32::try_from(days).ok()?;
-    NaiveDate::from_epoch_days(days).map(|_| days)
+    if DAYS_RANGE.contains(&days) {
+        i32::try_from(days).ok()
+    } else {
+        None
+    }
 }
 
 /// `floor(seconds / 86400)` as a `Date32` day number.
@@ -357,6 +375,32 @@ mod tests {
         assert_eq!(float_seconds_to_micros(1e300), None);
         assert_eq!(float_seconds_to_micros(-9e12), None);
         assert_eq!(float_seconds_to_micros(f64::MIN_POSITIVE), Some(0));
+    }
+
+    #[test]
+    fn ranges_agree_with_chrono_at_their_edges() {
+        let (lo, hi) = (*DAYS_RANGE.start(), *DAYS_RANGE.end());
+        for d in [lo - 1, lo, lo + 1, 0, hi - 1, hi, hi + 1] {
+            let chrono = i32::try_from(d)
+                .ok()
+                .and_then(|d| NaiveDate::from_epoch_days(d).map(|_| d));
+            assert_eq!(checked_days(d), chrono, "day {d}");
+        }
+        let (lo, hi) = (*MICROS_RANGE.start(), *MICROS_RANGE.end());
+        for m in [
+            lo - 1,
+            lo,
+            lo + 1,
+            0,
+            hi - 1,
+            hi,
+            hi + 1,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let chrono = DateTime::from_timestamp_micros(m).map(|_| m);
+            assert_eq!(checked_micros(m), chrono, "micros {m}");
+        }
     }
 
     #[test]

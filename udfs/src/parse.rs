@@ -57,15 +57,16 @@ pub fn parse_int_text(s: &str) -> Option<i64> {
 /// Float text: decimal or exponent notation, finite.
 pub fn parse_float_text(s: &str) -> Option<f64> {
     let t = trim_ws(s);
+    if let Some(v) = simple_decimal(t.as_bytes()) {
+        return Some(v);
+    }
+    // Only digits, signs, points and exponents: `str::parse` also takes "inf" and "NaN".
     if t.is_empty()
         || !t
             .bytes()
-            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
     {
         return None;
-    }
-    if let Some(v) = simple_decimal(t.as_bytes()) {
-        return Some(v);
     }
     t.parse::<f64>().ok().filter(|v| v.is_finite())
 }
