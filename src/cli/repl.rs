@@ -323,7 +323,7 @@ fn functions(exec: &Executor, pattern: Option<&str>) -> Outcome {
         .chain(state.aggregate_functions().values().map(|f| {
             let doc = f.documentation();
             (
-                true,
+                !stockroom_udfs::AGGREGATE_NAMES.contains(&f.name()),
                 f.name().to_string(),
                 doc.map(|d| d.syntax_example.clone()).unwrap_or_default(),
                 doc.map(|d| d.description.replace('\n', " "))
@@ -470,5 +470,6 @@ fn completion_words(shell: &Shell) -> Vec<String> {
     w.extend(META.iter().map(|s| s.to_string()));
     w.extend(shell.exec.warehouse().table_names());
     w.extend(stockroom_udfs::NAMES.iter().map(|s| s.to_string()));
+    w.extend(stockroom_udfs::AGGREGATE_NAMES.iter().map(|s| s.to_string()));
     w
 }

@@ -1,4 +1,4 @@
-//! stockroom's scalar UDFs for DataFusion.
+//! stockroom's UDFs for DataFusion (scalar functions and one aggregate).
 //!
 //! | name | signature | returns |
 //! |------|-----------|---------|
@@ -11,11 +11,13 @@
 //! | `parse_float` / `json_float` | `parse_float(text)` | `Float64` |
 //! | `json_str` | `json_str(raw_json)` | `Utf8View` |
 //! | `accepted` | `accepted(reasons)` | `Boolean` |
+//! | `fingerprint` | `fingerprint(a, …)` | `UInt64` |
+//! | `repeated` (aggregate) | `repeated(value)` | `List(type of value)` |
 //!
 //! None of them error on data: bad or out-of-range input gives NULL. Argument-type and arity
 //! problems are reported at planning time.
 
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 pub mod accepted;
@@ -23,6 +25,7 @@ pub mod epoch;
 pub mod json_str;
 pub mod parse;
 pub mod reasons;
+pub mod repeated;
 pub mod safe_div;
 pub mod timestamp;
 mod util;
@@ -32,10 +35,11 @@ pub use epoch::{EpochDate, FromEpoch};
 pub use json_str::JsonStrUdf;
 pub use parse::Parse;
 pub use reasons::Reasons;
+pub use repeated::{Fingerprint, Repeated};
 pub use safe_div::SafeDiv;
 pub use timestamp::ParseTs;
 
-/// The names of every UDF in [`all_udfs`], in the same order.
+/// The names of every scalar UDF in [`all_udfs`], in the same order.
 pub const NAMES: &[&str] = &[
     FromEpoch::NAME,
     EpochDate::NAME,
@@ -48,7 +52,11 @@ pub const NAMES: &[&str] = &[
     parse::NAMES[3],
     JsonStrUdf::NAME,
     Accepted::NAME,
+    Fingerprint::NAME,
 ];
+
+/// The names of every aggregate in [`all_udafs`], in the same order.
+pub const AGGREGATE_NAMES: &[&str] = &[Repeated::NAME];
 
 /// A fresh instance of every stockroom UDF.
 pub fn all_udfs() -> Vec<ScalarUDF> {
@@ -64,13 +72,22 @@ pub fn all_udfs() -> Vec<ScalarUDF> {
         ScalarUDF::from(Parse::json_float()),
         ScalarUDF::from(JsonStrUdf::new()),
         ScalarUDF::from(Accepted::new()),
+        ScalarUDF::from(Fingerprint::new()),
     ]
 }
 
-/// Register every stockroom UDF with `ctx` (replacing any function of the same name).
+/// A fresh instance of every stockroom aggregate.
+pub fn all_udafs() -> Vec<AggregateUDF> {
+    vec![AggregateUDF::from(Repeated::new())]
+}
+
+/// Register every stockroom UDF and aggregate with `ctx` (replacing any function of the same name).
 pub fn register_all(ctx: &SessionContext) {
     for udf in all_udfs() {
         ctx.register_udf(udf);
+    }
+    for udaf in all_udafs() {
+        ctx.register_udaf(udaf);
     }
 }
 
@@ -93,17 +110,36 @@ mod tests {
                 udf.name()
             );
         }
+        let udafs = all_udafs();
+        let names: Vec<&str> = udafs.iter().map(|u| u.name()).collect();
+        assert_eq!(names, AGGREGATE_NAMES);
+        for udaf in &udafs {
+            let doc = udaf.documentation().expect("documentation");
+            assert!(
+                doc.syntax_example.starts_with(udaf.name()),
+                "{}",
+                udaf.name()
+            );
+        }
     }
 
     #[test]
     fn register_all_registers_exactly_names() {
         let ctx = SessionContext::new();
         let before = ctx.state().scalar_functions().len();
+        let before_aggregates = ctx.state().aggregate_functions().len();
         register_all(&ctx);
         let state = ctx.state();
         assert_eq!(state.scalar_functions().len(), before + NAMES.len());
         for name in NAMES {
             assert!(state.scalar_functions().contains_key(*name), "{name}");
+        }
+        assert_eq!(
+            state.aggregate_functions().len(),
+            before_aggregates + AGGREGATE_NAMES.len()
+        );
+        for name in AGGREGATE_NAMES {
+            assert!(state.aggregate_functions().contains_key(*name), "{name}");
         }
     }
 }
