@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let args = cli::Args::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -28,6 +29,24 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// glibc gives a thread that finds the heap busy an arena of its own (up to 8 per core) and
+/// does not hand memory freed in one arena to an allocation in another, so batches freed on one
+/// worker while another allocates stay resident. 5M pos rows peaked at 2.03 GB with the
+/// default and 1.85 GB with two arenas, with no difference in time beyond the machine's noise
+/// (9 runs each). `MALLOC_ARENA_MAX` in the environment still decides when set.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: sets one allocator parameter; called first thing in main, before any thread.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
 
 /// Plain log lines on stderr (pipeline steps at info). `STOCKROOM_LOG` overrides the filter,
 /// e.g. `STOCKROOM_LOG=debug`. On a terminal the pipeline shows spinners instead, so only
