@@ -13,6 +13,7 @@
 //! | `accepted` | `accepted(reasons)` | `Boolean` |
 //! | `fingerprint` | `fingerprint(a, …)` | `UInt64` |
 //! | `repeated` (aggregate) | `repeated(value)` | `List(type of value)` |
+//! | `running_totals` (aggregate) | `running_totals(position, amount, length)` | `List(Int64)` |
 //!
 //! None of them error on data: bad or out-of-range input gives NULL. Argument-type and arity
 //! problems are reported at planning time.
@@ -26,6 +27,7 @@ pub mod json_str;
 pub mod parse;
 pub mod reasons;
 pub mod repeated;
+pub mod running_totals;
 pub mod safe_div;
 pub mod timestamp;
 mod util;
@@ -36,6 +38,7 @@ pub use json_str::JsonStrUdf;
 pub use parse::Parse;
 pub use reasons::Reasons;
 pub use repeated::{Fingerprint, Repeated};
+pub use running_totals::RunningTotals;
 pub use safe_div::SafeDiv;
 pub use timestamp::ParseTs;
 
@@ -56,7 +59,7 @@ pub const NAMES: &[&str] = &[
 ];
 
 /// The names of every aggregate in [`all_udafs`], in the same order.
-pub const AGGREGATE_NAMES: &[&str] = &[Repeated::NAME];
+pub const AGGREGATE_NAMES: &[&str] = &[Repeated::NAME, RunningTotals::NAME];
 
 /// A fresh instance of every stockroom UDF.
 pub fn all_udfs() -> Vec<ScalarUDF> {
@@ -78,7 +81,10 @@ pub fn all_udfs() -> Vec<ScalarUDF> {
 
 /// A fresh instance of every stockroom aggregate.
 pub fn all_udafs() -> Vec<AggregateUDF> {
-    vec![AggregateUDF::from(Repeated::new())]
+    vec![
+        AggregateUDF::from(Repeated::new()),
+        AggregateUDF::from(RunningTotals::new()),
+    ]
 }
 
 /// Register every stockroom UDF and aggregate with `ctx` (replacing any function of the same name).
