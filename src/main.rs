@@ -2,6 +2,12 @@
 //! layer over `stockroom::Executor`; `anyhow` lives only here, at the edge.
 
 mod cli;
+#[cfg(target_os = "linux")]
+mod large_pages;
+
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: large_pages::LargePages = large_pages::LargePages;
 
 use std::process::ExitCode;
 
