@@ -45,21 +45,11 @@ pub struct Fingerprint {
     signature: Signature,
 }
 
-impl Fingerprint {
-    pub const NAME: &'static str = "fingerprint";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::variadic_any(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for Fingerprint {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(
+    Fingerprint,
+    "fingerprint",
+    Signature::variadic_any(Volatility::Immutable)
+);
 
 static FINGERPRINT_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -111,21 +101,11 @@ pub struct Repeated {
     signature: Signature,
 }
 
-impl Repeated {
-    pub const NAME: &'static str = "repeated";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::any(1, Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for Repeated {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(
+    Repeated,
+    "repeated",
+    Signature::any(1, Volatility::Immutable)
+);
 
 static REPEATED_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

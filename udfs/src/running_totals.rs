@@ -20,7 +20,7 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_OTHER;
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
 };
 
 /// A list of `length` longer than this is refused rather than allocated per group.
@@ -32,21 +32,7 @@ pub struct RunningTotals {
     signature: Signature,
 }
 
-impl RunningTotals {
-    pub const NAME: &'static str = "running_totals";
-
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for RunningTotals {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crate::util::udf_constructors!(RunningTotals, "running_totals");
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(

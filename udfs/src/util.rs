@@ -9,17 +9,25 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::ColumnarValue;
 
 /// `NAME`, `new()` and `Default` of a UDF struct holding just its `signature`: user-defined
-/// and immutable (every UDF checks and coerces its arguments in `coerce_types`).
+/// and immutable (the UDF checks and coerces its arguments in `coerce_types`) unless another
+/// signature is given.
 macro_rules! udf_constructors {
     ($udf:ident, $name:literal) => {
+        $crate::util::udf_constructors!(
+            $udf,
+            $name,
+            datafusion::logical_expr::Signature::user_defined(
+                datafusion::logical_expr::Volatility::Immutable,
+            )
+        );
+    };
+    ($udf:ident, $name:literal, $signature:expr) => {
         impl $udf {
             pub const NAME: &'static str = $name;
 
             pub fn new() -> Self {
                 Self {
-                    signature: datafusion::logical_expr::Signature::user_defined(
-                        datafusion::logical_expr::Volatility::Immutable,
-                    ),
+                    signature: $signature,
                 }
             }
         }
