@@ -470,6 +470,10 @@ fn completion_words(shell: &Shell) -> Vec<String> {
     w.extend(META.iter().map(|s| s.to_string()));
     w.extend(shell.exec.warehouse().table_names());
     w.extend(stockroom_udfs::NAMES.iter().map(|s| s.to_string()));
-    w.extend(stockroom_udfs::AGGREGATE_NAMES.iter().map(|s| s.to_string()));
+    w.extend(
+        stockroom_udfs::AGGREGATE_NAMES
+            .iter()
+            .map(|s| s.to_string()),
+    );
     w
 }
