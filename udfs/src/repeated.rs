@@ -243,12 +243,13 @@ impl RepeatedAccumulator {
         out.sort_unstable_by_key(|(first, _)| *first);
         Ok(out.into_iter().map(|(_, v)| v).collect())
     }
+}
 
-    fn as_list(&self, values: ArrayRef) -> ScalarValue {
-        SingleRowListArrayBuilder::new(values)
-            .with_nullable(true)
-            .build_list_scalar()
-    }
+/// `values` as a one-row list scalar (the aggregate's state and result).
+fn one_row_list(values: ArrayRef) -> ScalarValue {
+    SingleRowListArrayBuilder::new(values)
+        .with_nullable(true)
+        .build_list_scalar()
 }
 
 /// The hashes that occur more than once. The hashes are scattered by their top byte into 256
@@ -342,7 +343,7 @@ impl Accumulator for RepeatedAccumulator {
         } else {
             concat(&chunks)?
         };
-        Ok(vec![self.as_list(values)])
+        Ok(vec![one_row_list(values)])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -352,7 +353,7 @@ impl Accumulator for RepeatedAccumulator {
         } else {
             ScalarValue::iter_to_array(values)?
         };
-        Ok(self.as_list(array))
+        Ok(one_row_list(array))
     }
 
     /// The hashes, and the values' fixed-width part; their data buffers belong to the input

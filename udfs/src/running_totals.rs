@@ -274,29 +274,21 @@ impl GroupsAccumulator for RunningTotalsGroups {
     }
 }
 
-/// The same for a query without GROUP BY (one group).
+/// The same for a query without GROUP BY: one group's per-position amounts.
 #[derive(Debug, Default)]
 struct RunningTotalsAccumulator {
-    slots: Vec<Vec<i64>>,
+    slots: Vec<i64>,
 }
 
 impl RunningTotalsAccumulator {
-    fn one(&mut self) -> &mut [Vec<i64>] {
-        if self.slots.is_empty() {
-            self.slots.push(Vec::new());
-        }
-        &mut self.slots
-    }
-
     fn list_scalar(&self, totals: bool) -> ScalarValue {
-        let groups = vec![self.slots.first().cloned().unwrap_or_default()];
-        ScalarValue::List(Arc::new(to_list(groups, totals)))
+        ScalarValue::List(Arc::new(to_list(vec![self.slots.clone()], totals)))
     }
 }
 
 impl Accumulator for RunningTotalsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        add_rows(values, None, |_| 0, self.one())
+        add_rows(values, None, |_| 0, std::slice::from_mut(&mut self.slots))
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -307,7 +299,7 @@ impl Accumulator for RunningTotalsAccumulator {
         for i in 0..lists.len() {
             if lists.is_valid(i) {
                 let amounts = lists.value(i);
-                merge(&mut self.one()[0], amounts.as_primitive::<Int64Type>());
+                merge(&mut self.slots, amounts.as_primitive::<Int64Type>());
             }
         }
         Ok(())
@@ -322,7 +314,7 @@ impl Accumulator for RunningTotalsAccumulator {
     }
 
     fn size(&self) -> usize {
-        size_of_val(self) + self.slots.iter().map(|g| g.capacity() * 8).sum::<usize>()
+        size_of_val(self) + self.slots.capacity() * 8
     }
 }
 
