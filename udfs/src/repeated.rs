@@ -254,8 +254,9 @@ fn one_row_list(values: ArrayRef) -> ScalarValue {
 
 /// The hashes that occur more than once. The hashes are scattered by their top byte into 256
 /// buckets (equal hashes land in the same one), and the buckets, each small enough to sort in
-/// cache, are sorted on every core: 5M hashes in a fraction of one `sort_unstable` of all.
-fn repeated_hashes(hashes: &[u64]) -> HashSet<u64> {
+/// cache, are sorted on every core: 5M hashes in a fraction of one `sort_unstable` of all. The
+/// set is looked up once per row, so it hashes with DataFusion's fast hasher, not SipHash.
+fn repeated_hashes(hashes: &[u64]) -> HashSet<u64, RandomState> {
     const BUCKETS: usize = 256;
     let bucket = |h: u64| (h >> 56) as usize;
     let mut starts = [0usize; BUCKETS + 1];
@@ -492,7 +493,7 @@ mod tests {
             for &h in &hashes {
                 *counts.entry(h).or_default() += 1;
             }
-            let expected: HashSet<u64> = counts
+            let expected: HashSet<u64, RandomState> = counts
                 .into_iter()
                 .filter(|(_, c)| *c > 1)
                 .map(|(h, _)| h)
