@@ -81,6 +81,8 @@ pub struct WarehouseSchema {
     /// Resolves `'data/x.parquet'` as a table. Kept here rather than through
     /// `enable_url_table()`, whose wrapper opens every table to answer `SHOW TABLES`.
     files: OnceLock<Arc<dyn UrlTableFactory>>,
+    /// Which paths `files` may resolve (the server restricts it to `--allow-files`).
+    file_access: RwLock<crate::exec::FileAccess>,
 }
 
 impl WarehouseSchema {
@@ -89,6 +91,13 @@ impl WarehouseSchema {
             warehouse,
             registered: RwLock::new(HashMap::new()),
             files: OnceLock::new(),
+            file_access: RwLock::new(crate::exec::FileAccess::Any),
+        }
+    }
+
+    pub fn set_file_access(&self, access: crate::exec::FileAccess) {
+        if let Ok(mut a) = self.file_access.write() {
+            *a = access;
         }
     }
 
@@ -125,10 +134,25 @@ impl SchemaProvider for WarehouseSchema {
             return Ok(Some(t));
         }
         if !self.warehouse.is_table(name) {
-            return match self.files.get() {
-                Some(f) => f.try_new(name).await,
-                None => Ok(None),
+            let Some(f) = self.files.get() else {
+                return Ok(None);
             };
+            let access = self
+                .file_access
+                .read()
+                .map(|a| a.clone())
+                .map_err(|_| DataFusionError::Internal("catalog lock poisoned".into()))?;
+            if let crate::exec::FileAccess::Within(_) = access {
+                // Where files are restricted, only names that look like paths are files: a
+                // misspelt table name is just unknown, not a refused file.
+                if !name.contains(['/', '.', '\\']) {
+                    return Ok(None);
+                }
+                access
+                    .check(name, "file")
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            }
+            return f.try_new(name).await;
         }
         let dir = self.warehouse.table_dir(name);
         let table = open_delta(&dir, &VersionSpec::Latest).await.map_err(|e| {

@@ -33,6 +33,17 @@ pub enum Error {
     )]
     ReadOnly(String),
 
+    /// A file path the executor's policy does not allow (the server's `--allow-files`).
+    #[error("{0}")]
+    FileAccess(String),
+
+    /// A `SET`/`RESET` the executor's policy does not allow (the server's own settings).
+    #[error(
+        "{0} refused: clients of this server may set only timezone, statement_timeout, \
+         application_name and the client settings drivers send (datestyle, extra_float_digits, …)"
+    )]
+    SettingRefused(String),
+
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
 

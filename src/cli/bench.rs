@@ -475,6 +475,11 @@ async fn bench_serve(
         query_timeout: None,
         max_concurrent_queries: clients,
         shutdown_grace: std::time::Duration::from_secs(5),
+        allow_files: Vec::new(),
+        allow_plaintext: false,
+        max_connections: clients + 4,
+        login_timeout: std::time::Duration::from_secs(10),
+        max_result_rows: None,
     })
     .await?;
     let port = server.local_addr()?.port();

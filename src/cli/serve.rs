@@ -52,6 +52,22 @@ pub struct ServeArgs {
     /// After SIGINT/SIGTERM, how long running statements may take to finish.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// A directory whose files clients may query by path (repeatable); none by default.
+    #[arg(long = "allow-files", value_name = "DIR")]
+    pub allow_files: Vec<PathBuf>,
+    /// Accept logins without TLS although a certificate is given, or listen on a
+    /// non-loopback address without TLS.
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// Connections open at once; more are refused.
+    #[arg(long, default_value_t = 64)]
+    pub max_connections: usize,
+    /// A connection must log in within this time.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub login_timeout: Duration,
+    /// Refuse results with more rows than this (0 = no cap).
+    #[arg(long, default_value_t = 0)]
+    pub max_result_rows: u64,
     /// Print a password hash for the users file (reads the password from stdin) and exit.
     #[arg(long)]
     pub hash_password: bool,
@@ -142,6 +158,11 @@ pub async fn run(
         query_timeout: (!args.query_timeout.is_zero()).then_some(args.query_timeout),
         max_concurrent_queries: args.max_concurrent_queries,
         shutdown_grace: args.shutdown_grace,
+        allow_files: args.allow_files,
+        allow_plaintext: args.allow_plaintext,
+        max_connections: args.max_connections,
+        login_timeout: args.login_timeout,
+        max_result_rows: (args.max_result_rows > 0).then_some(args.max_result_rows),
     };
     eprintln!(
         "stockroom serve: listening on {} ({}); connect with: psql -h {} -p {} -U <user> stockroom",

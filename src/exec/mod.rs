@@ -13,6 +13,7 @@ pub mod delta_write;
 pub mod maintenance;
 pub mod outcome;
 pub mod parquet_props;
+pub mod policy;
 pub mod report;
 pub mod subquery;
 
@@ -28,6 +29,7 @@ use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 pub use outcome::{Outcome, WriteReport};
+pub use policy::{FileAccess, Policy};
 
 use crate::catalog::{WarehouseSchema, delta_provider, open_delta};
 use crate::error::{Error, Result};
@@ -43,8 +45,29 @@ pub struct Executor {
     ctx: SessionContext,
     schema: Arc<WarehouseSchema>,
     warehouse: Warehouse,
-    read_only: bool,
+    policy: Policy,
 }
+
+/// A statement's result as [`Executor::execute_streamed`] gives it: rows still to be
+/// computed, batch by batch, or a finished outcome (writes, commands, messages).
+pub enum Streamed {
+    Rows(datafusion::execution::SendableRecordBatchStream),
+    Done(Outcome),
+}
+
+/// How far [`Executor::run`] goes with a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Execute and collect the rows.
+    Collect,
+    /// Execute and hand the rows over as a stream.
+    Stream,
+    /// Parse and plan only.
+    DryRun,
+}
+
+/// The highest `$n` a statement may use (Postgres' own limit on bound parameters).
+pub const MAX_PARAMETERS: usize = 65535;
 
 /// What planning a statement tells before it runs (see [`Executor::describe`]).
 #[derive(Debug, Default, Clone)]
@@ -92,13 +115,15 @@ impl Executor {
             ctx,
             schema,
             warehouse,
-            read_only: false,
+            policy: Policy::default(),
         })
     }
 
-    /// Refuse every statement that would write (the server's default).
-    pub fn read_only(mut self, yes: bool) -> Self {
-        self.read_only = yes;
+    /// The rules every later statement is checked against (the server's: read-only,
+    /// settings locked, files by path only inside `--allow-files`).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.schema.set_file_access(policy.files.clone());
+        self.policy = policy;
         self
     }
 
@@ -169,22 +194,53 @@ impl Executor {
 
     /// Executes one statement (no trailing `;` needed).
     pub async fn execute(&self, sql: &str) -> Result<Outcome> {
-        self.run(sql, false).await
+        match self.run(sql, Mode::Collect, None).await? {
+            Streamed::Done(o) => Ok(o),
+            Streamed::Rows(_) => Err(Error::Invalid(
+                "internal: a collected statement returned a stream".into(),
+            )),
+        }
+    }
+
+    /// Executes one statement with bound parameter values (`$1`, `$2`, …) and hands its rows
+    /// over as a stream, so a large result never sits in memory whole (the server).
+    /// Parameters reach the plan as values, never as SQL text.
+    pub async fn execute_streamed(
+        &self,
+        sql: &str,
+        params: Option<datafusion::common::ParamValues>,
+    ) -> Result<Streamed> {
+        self.run(sql, Mode::Stream, params).await
     }
 
     /// Parses and plans one statement without executing or writing anything.
     pub async fn plan_only(&self, sql: &str) -> Result<Outcome> {
-        self.run(sql, true).await
+        match self.run(sql, Mode::DryRun, None).await? {
+            Streamed::Done(o) => Ok(o),
+            Streamed::Rows(_) => Ok(Outcome::Message("planned".into())),
+        }
     }
 
-    async fn run(&self, sql: &str, dry_run: bool) -> Result<Outcome> {
+    async fn run(
+        &self,
+        sql: &str,
+        mode: Mode,
+        params: Option<datafusion::common::ParamValues>,
+    ) -> Result<Streamed> {
+        let dry_run = mode == Mode::DryRun;
         let tokens = tokenize(sql)?;
         let kind = statement_kind(&tokens);
+        check_placeholders(&tokens)?;
         if let Some(cmd) = parse_command(&tokens)? {
             if cmd.writes() {
                 self.check_writable(&kind)?;
             }
-            return self.run_command(cmd, dry_run).await;
+            if params.is_some() {
+                return Err(Error::Unsupported(format!(
+                    "bound parameters in {kind}; write the values into the statement"
+                )));
+            }
+            return self.run_command(cmd, dry_run).await.map(Streamed::Done);
         }
 
         let (tokens, _guard) = self.pin(&tokens).await?;
@@ -202,9 +258,17 @@ impl Executor {
             match s.as_ref() {
                 SqlStatement::Merge(_) | SqlStatement::Delete(_) | SqlStatement::Update(_) => {
                     self.check_writable(&kind)?;
+                    if params.is_some() {
+                        return Err(Error::Unsupported(format!(
+                            "bound parameters in {kind}; write the values into the statement"
+                        )));
+                    }
                     if dry_run {
                         // Planning the source query is the useful part of a dry run.
-                        return Ok(Outcome::Message(format!("would run: {}", first_line(&sql))));
+                        return Ok(Streamed::Done(Outcome::Message(format!(
+                            "would run: {}",
+                            first_line(&sql)
+                        ))));
                     }
                     let s = match stmt {
                         DfStatement::Statement(s) => *s,
@@ -222,17 +286,19 @@ impl Executor {
                         }
                         _ => unreachable!("matched above"),
                     };
-                    return Ok(Outcome::Write(report));
+                    return Ok(Streamed::Done(Outcome::Write(report)));
                 }
                 _ => {}
             }
         }
 
         let plan = state.statement_to_plan(stmt).await?;
-        if writes(&plan) {
-            self.check_writable(&kind)?;
-        }
-        self.run_plan(plan, create_opts, dry_run).await
+        self.policy.check_plan(&plan, &kind)?;
+        let plan = match params {
+            Some(p) => plan.with_param_values(p)?,
+            None => plan,
+        };
+        self.run_plan(plan, create_opts, mode).await
     }
 
     /// Plans a statement without running it (the Postgres server's Describe): the columns
@@ -240,6 +306,7 @@ impl Executor {
     pub async fn describe(&self, sql: &str) -> Result<Described> {
         let unknown = Described::default();
         let tokens = tokenize(sql)?;
+        check_placeholders(&tokens)?;
         if parse_command(&tokens)?.is_some() {
             return Ok(unknown);
         }
@@ -258,6 +325,8 @@ impl Executor {
             return Ok(unknown);
         }
         let plan = state.statement_to_plan(stmt).await?;
+        self.policy
+            .check_plan(&plan, &statement_kind(&tokenize(sql)?))?;
         let mut params: Vec<(usize, Option<datafusion::arrow::datatypes::DataType>)> = plan
             .get_parameter_types()?
             .into_iter()
@@ -281,8 +350,9 @@ impl Executor {
         &self,
         plan: LogicalPlan,
         create_opts: Option<CreateOptions>,
-        dry_run: bool,
-    ) -> Result<Outcome> {
+        mode: Mode,
+    ) -> Result<Streamed> {
+        let dry_run = mode == Mode::DryRun;
         if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) = &plan
             && create_opts.as_ref().is_some_and(|o| o.temporary)
         {
@@ -290,9 +360,9 @@ impl Executor {
             // use it to compute a result once and read it in several statements).
             let name = c.name.table().to_string();
             if dry_run {
-                return Ok(Outcome::Message(format!(
+                return Ok(Streamed::Done(Outcome::Message(format!(
                     "would create temporary table {name}"
-                )));
+                ))));
             }
             let df = self
                 .ctx
@@ -307,9 +377,9 @@ impl Executor {
             let _ = self.schema.deregister_table(&name);
             self.schema
                 .register_table(name.clone(), self.mem_table(schema, batches)?)?;
-            return Ok(Outcome::Message(format!(
+            return Ok(Streamed::Done(Outcome::Message(format!(
                 "temporary table {name}: {rows} rows"
-            )));
+            ))));
         }
         if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) = &plan {
             // CREATE TABLE in the warehouse is a Delta table, never a memory table.
@@ -322,7 +392,9 @@ impl Executor {
                 CreateMode::ErrorIfExists
             };
             if dry_run {
-                return Ok(Outcome::Message(format!("would create table {name}")));
+                return Ok(Streamed::Done(Outcome::Message(format!(
+                    "would create table {name}"
+                ))));
             }
             let opts = create_opts.unwrap_or_default();
             let input = c.input.as_ref().clone();
@@ -336,10 +408,10 @@ impl Executor {
                 opts.properties,
             )
             .await?;
-            return Ok(Outcome::Write(report));
+            return Ok(Streamed::Done(Outcome::Write(report)));
         }
         if dry_run {
-            return Ok(Outcome::Message("planned".into()));
+            return Ok(Streamed::Done(Outcome::Message("planned".into())));
         }
         let insert_target = match &plan {
             LogicalPlan::Dml(DmlStatement {
@@ -359,6 +431,9 @@ impl Executor {
             _ => None,
         };
         let df = self.ctx.execute_logical_plan(plan).await?;
+        if mode == Mode::Stream && insert_target.is_none() && ddl.is_none() {
+            return Ok(Streamed::Rows(df.execute_stream().await?));
+        }
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
         if let Some(name) = insert_target
@@ -392,12 +467,12 @@ impl Executor {
             if let Some(before) = files_before {
                 report.files_added = after.saturating_sub(before);
             }
-            return Ok(Outcome::Write(report));
+            return Ok(Streamed::Done(Outcome::Write(report)));
         }
         if let Some(what) = ddl {
-            return Ok(Outcome::Message(format!("ok: {what}")));
+            return Ok(Streamed::Done(Outcome::Message(format!("ok: {what}"))));
         }
-        Ok(Outcome::Rows { schema, batches })
+        Ok(Streamed::Done(Outcome::Rows { schema, batches }))
     }
 
     async fn file_count(&self, name: &str) -> Result<u64> {
@@ -481,7 +556,7 @@ impl Executor {
 
     /// `what` names the statement kind the user wrote (INSERT, MERGE, VACUUM, …).
     fn check_writable(&self, what: &str) -> Result<()> {
-        if self.read_only {
+        if self.policy.read_only {
             return Err(Error::ReadOnly(what.to_string()));
         }
         Ok(())
@@ -513,6 +588,28 @@ fn statement_kind(tokens: &[Token]) -> String {
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
+}
+
+/// Refuses `$n` placeholders past [`MAX_PARAMETERS`] (or `$0`) before anything sizes a
+/// parameter list by them.
+fn check_placeholders(tokens: &[Token]) -> Result<()> {
+    for t in tokens {
+        if let Token::Placeholder(p) = t
+            && let Some(n) = p.strip_prefix('$')
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+        {
+            match n.parse::<usize>() {
+                Ok(n) if (1..=MAX_PARAMETERS).contains(&n) => {}
+                _ => {
+                    return Err(Error::Sql(format!(
+                        "parameter {p} is out of range: use $1 to ${MAX_PARAMETERS}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Does executing this plan change anything on disk or in the catalog?

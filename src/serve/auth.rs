@@ -14,13 +14,10 @@ use async_trait::async_trait;
 use datafusion_postgres::pgwire;
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
-    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
-use pgwire::api::{
-    ClientInfo, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator,
-    RandomPidSecretKeyGenerator,
-};
+use pgwire::api::{ClientInfo, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -118,11 +115,27 @@ impl std::fmt::Display for PasswordHash {
 }
 
 /// The users allowed to connect.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Users {
     users: HashMap<String, PasswordHash>,
     /// Checked for unknown user names so a failed login takes as long either way.
     decoy: Option<PasswordHash>,
+    /// Password checks running at once: each costs a core for ~0.1-0.5 s by design, so a
+    /// crowd of logins must queue rather than starve the queries.
+    checks: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Users {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Self {
+            users: HashMap::new(),
+            decoy: None,
+            checks: std::sync::Arc::new(tokio::sync::Semaphore::new(cores.div_ceil(2))),
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -181,6 +194,9 @@ impl Users {
     pub async fn check(self: &std::sync::Arc<Self>, user: &str, password: &str) -> bool {
         let me = self.clone();
         let (user, password) = (user.to_string(), password.to_string());
+        let Ok(_slot) = self.checks.clone().acquire_owned().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || match me.users.get(&user) {
             Some(h) => h.verify(&password),
             None => {
@@ -204,28 +220,105 @@ pub enum Auth {
     None,
 }
 
-/// The pgwire startup phase: protocol negotiation, then a cleartext password exchange
-/// (or nothing with [`Auth::None`]).
-pub struct Startup {
-    pub auth: Auth,
-    params: DefaultServerParameterProvider,
-    pids: RandomPidSecretKeyGenerator,
+/// Slows password guessing: after a failed login from an address, its next attempt waits
+/// (250 ms, doubling per failure up to 15 s) and the failure's own answer is delayed the same,
+/// so guesses cannot run at wire speed even over many connections. Forgotten after 15 quiet
+/// minutes or a successful login.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: std::sync::Mutex<HashMap<std::net::IpAddr, (u32, std::time::Instant)>>,
 }
 
-impl Startup {
-    pub fn new(auth: Auth) -> Self {
-        let mut params = DefaultServerParameterProvider::default();
-        params.is_superuser = false;
-        Self {
-            auth,
-            params,
-            pids: RandomPidSecretKeyGenerator::default(),
+const THROTTLE_FORGET: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Addresses remembered at most (a flood of addresses cannot grow the map without bound).
+const THROTTLE_MAX_ADDRESSES: usize = 10_000;
+
+fn backoff(failures: u32) -> std::time::Duration {
+    let ms = 250u64.saturating_mul(1u64 << failures.saturating_sub(1).min(16));
+    std::time::Duration::from_millis(ms.min(15_000))
+}
+
+impl LoginThrottle {
+    /// How long an attempt from `ip` must wait before its password is checked.
+    pub fn wait_before_check(&self, ip: std::net::IpAddr) -> std::time::Duration {
+        let Ok(m) = self.failures.lock() else {
+            return std::time::Duration::ZERO;
+        };
+        match m.get(&ip) {
+            Some((n, last)) if last.elapsed() < THROTTLE_FORGET => {
+                backoff(*n).saturating_sub(last.elapsed())
+            }
+            _ => std::time::Duration::ZERO,
+        }
+    }
+
+    /// Records a failure; returns how long to wait before answering it.
+    pub fn failed(&self, ip: std::net::IpAddr) -> std::time::Duration {
+        let Ok(mut m) = self.failures.lock() else {
+            return backoff(1);
+        };
+        if m.len() >= THROTTLE_MAX_ADDRESSES {
+            m.retain(|_, (_, last)| last.elapsed() < THROTTLE_FORGET);
+        }
+        let now = std::time::Instant::now();
+        let e = m.entry(ip).or_insert((0, now));
+        if e.1.elapsed() >= THROTTLE_FORGET {
+            e.0 = 0;
+        }
+        e.0 = e.0.saturating_add(1);
+        e.1 = now;
+        backoff(e.0)
+    }
+
+    pub fn succeeded(&self, ip: std::net::IpAddr) {
+        if let Ok(mut m) = self.failures.lock() {
+            m.remove(&ip);
         }
     }
 }
 
+/// The login of one connection: protocol negotiation, then a cleartext password exchange
+/// (or nothing with [`Auth::None`]). The connection's session is built only after the
+/// password checks out; a failure is FATAL and the connection loop closes the socket.
+pub struct Login {
+    pub shared: std::sync::Arc<super::handler::Shared>,
+    pub conn: std::sync::Arc<super::connection::ConnState>,
+}
+
+fn fatal(code: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".into(),
+        code.into(),
+        message,
+    )))
+}
+
+impl Login {
+    /// Builds the session, registers the connection for cancel requests, and tells the
+    /// client it is in.
+    async fn admit<C>(&self, client: &mut C, user: &str) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let exec = self.shared.open_session(user).map_err(|e| {
+            tracing::warn!(user, "cannot open a session: {e}");
+            fatal("58000", format!("cannot open a session: {e}"))
+        })?;
+        let (pid, key) = self.shared.pids.generate(client);
+        self.conn
+            .register_cancel(&self.shared.cancels, pid, key.to_bytes().to_vec());
+        client.set_pid_and_secret_key(pid, key);
+        finish_authentication(client, &self.shared.server_params).await?;
+        self.conn.logged_in(user, exec);
+        tracing::info!(user, peer = %self.conn.peer, "login");
+        Ok(())
+    }
+}
+
 #[async_trait]
-impl StartupHandler for Startup {
+impl StartupHandler for Login {
     async fn on_startup<C>(
         &self,
         client: &mut C,
@@ -236,15 +329,24 @@ impl StartupHandler for Startup {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if self.conn.is_authenticated() {
+            return Ok(());
+        }
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
+                if self.shared.require_tls && !client.is_secure() {
+                    tracing::warn!(peer = %self.conn.peer, "login refused: no TLS");
+                    return Err(fatal(
+                        "28000",
+                        "this server requires TLS: connect with sslmode=require".into(),
+                    ));
+                }
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
-                match self.auth {
+                match &self.shared.auth {
                     Auth::None => {
-                        let (pid, key) = self.pids.generate(client);
-                        client.set_pid_and_secret_key(pid, key);
-                        finish_authentication(client, &self.params).await?;
+                        let user = user_of(client);
+                        self.admit(client, &user).await?;
                     }
                     Auth::Users(_) => {
                         client.set_state(PgWireConnectionState::AuthenticationInProgress);
@@ -257,32 +359,58 @@ impl StartupHandler for Startup {
                 }
             }
             PgWireFrontendMessage::PasswordMessageFamily(pwd) => {
-                let Auth::Users(users) = &self.auth else {
-                    return Ok(());
+                let Auth::Users(users) = &self.shared.auth else {
+                    return Err(fatal("08P01", "unexpected password message".into()));
                 };
+                if !matches!(
+                    client.state(),
+                    PgWireConnectionState::AuthenticationInProgress
+                ) {
+                    return Err(fatal("08P01", "password before startup".into()));
+                }
                 let pwd = pwd.into_password()?;
-                let user = client
-                    .metadata()
-                    .get(METADATA_USER)
-                    .cloned()
-                    .unwrap_or_default();
+                let user = user_of(client);
+                let ip = self.conn.peer.ip();
+                let wait = self.shared.throttle.wait_before_check(ip);
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
                 if users.check(&user, &pwd.password).await {
-                    let (pid, key) = self.pids.generate(client);
-                    client.set_pid_and_secret_key(pid, key);
-                    finish_authentication(client, &self.params).await?;
+                    self.shared.throttle.succeeded(ip);
+                    self.admit(client, &user).await?;
                 } else {
-                    tracing::warn!(user = %user, "login refused: wrong user name or password");
-                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                        "FATAL".into(),
-                        "28P01".into(),
+                    let delay = self.shared.throttle.failed(ip);
+                    tracing::warn!(
+                        user = %user,
+                        peer = %self.conn.peer,
+                        delay_ms = delay.as_millis() as u64,
+                        "login refused: wrong user name or password"
+                    );
+                    tokio::time::sleep(delay).await;
+                    return Err(fatal(
+                        "28P01",
                         format!("password authentication failed for user \"{user}\""),
-                    ))));
+                    ));
                 }
             }
-            _ => {}
+            _ => {
+                return Err(fatal(
+                    "08P01",
+                    "protocol violation: nothing but startup and password messages before login"
+                        .into(),
+                ));
+            }
         }
         Ok(())
     }
+}
+
+fn user_of<C: ClientInfo>(client: &C) -> String {
+    client
+        .metadata()
+        .get(METADATA_USER)
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -332,5 +460,29 @@ mod tests {
         assert!(users.check("alice", "pw").await);
         assert!(!users.check("alice", "nope").await);
         assert!(!users.check("mallory", "pw").await);
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_a_cap_and_success_forgets() {
+        let t = LoginThrottle::default();
+        let ip: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        assert!(t.wait_before_check(ip).is_zero());
+        assert_eq!(t.failed(ip).as_millis(), 250);
+        assert_eq!(t.failed(ip).as_millis(), 500);
+        assert_eq!(t.failed(ip).as_millis(), 1000);
+        assert!(t.wait_before_check(ip).as_millis() > 900);
+        for _ in 0..40 {
+            t.failed(ip);
+        }
+        assert_eq!(t.failed(ip).as_secs(), 15);
+        let other: std::net::IpAddr = "10.1.2.4".parse().unwrap();
+        assert!(t.wait_before_check(other).is_zero());
+        t.succeeded(ip);
+        assert!(t.wait_before_check(ip).is_zero());
     }
 }

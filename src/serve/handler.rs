@@ -1,26 +1,28 @@
 //! The query handlers of one connection: every statement goes through the connection's
-//! [`Executor`], so time travel, `table_changes()`, our UDFs, the lazy catalog and the
-//! write statements behave exactly as in the REPL.
+//! [`Executor`] (built at login, with the server's [`Policy`]), so time travel,
+//! `table_changes()`, our UDFs, the lazy catalog and the write statements behave exactly as
+//! in the REPL — within what the server allows.
 //!
 //! Before the executor sees it, a statement passes datafusion-pg-catalog's Postgres
 //! compatibility rewriter (regclass casts, `OPERATOR(pg_catalog.~)`, `COLLATE`, … that psql
 //! and BI tools send). Only statements it actually rewrote take the rewritten text; all
 //! others reach the executor as the user wrote them (the rewriter's dialect knows neither
-//! `VERSION AS OF` nor our commands). `SET`, `SHOW <variable>` and `BEGIN`/`COMMIT` are
-//! answered by datafusion-postgres' hooks, as Postgres clients expect.
+//! `VERSION AS OF` nor our commands). `SET`/`RESET` are answered by our allow-list
+//! ([`super::settings`]); `SHOW <variable>` and `BEGIN`/`COMMIT` by datafusion-postgres'
+//! hooks, as Postgres clients expect.
+//!
+//! Results stream: each statement's rows reach the client batch by batch as they are
+//! computed ([`super::limits`]), and a multi-statement query answers one statement fully
+//! before the next starts.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::logical_expr::lit;
+use datafusion::common::ParamValues;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser as SqlParser;
-use datafusion::sql::sqlparser::tokenizer::Token;
-use datafusion::sql::unparser::expr_to_sql;
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::arrow_pg::datatypes::df::deserialize_parameters_with_server_types;
 use datafusion_postgres::arrow_pg::datatypes::{
@@ -28,62 +30,143 @@ use datafusion_postgres::arrow_pg::datatypes::{
 };
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_postgres::pgwire;
-use futures::Sink;
-use pgwire::api::auth::StartupHandler;
+use futures::{Sink, SinkExt};
+use pgwire::api::auth::DefaultServerParameterProvider;
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
+    send_ready_for_query,
+};
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, METADATA_USER, PgWireServerHandlers, Type};
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers,
+    RandomPidSecretKeyGenerator, Type,
+};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::response::EmptyQueryResponse;
+use pgwire::messages::simplequery::Query;
 use pgwire::types::format::FormatOptions;
 
-use super::auth::Startup;
-use super::limits::{Limits, QueryError};
+use super::auth::{Auth, Login, LoginThrottle};
+use super::connection::{CancelRegistry, ConnState};
+use super::limits::{Job, Limits, Produced, QueryError, RowItem};
+use super::settings;
 use crate::error::Error;
-use crate::exec::{Executor, Outcome};
+use crate::exec::{Executor, Outcome, Policy};
+use crate::session::SessionOptions;
 use crate::sql::split::split_statements;
-use crate::sql::tokens::{render, tokenize};
+use crate::warehouse::Warehouse;
 
 /// What every connection shares.
 pub struct Shared {
-    pub limits: Limits,
+    pub limits: Arc<Limits>,
     pub pg_catalog: super::pg_catalog::PgCatalog,
-    pub startup: Arc<Startup>,
+    pub auth: Auth,
+    pub require_tls: bool,
+    pub throttle: LoginThrottle,
+    pub cancels: Arc<CancelRegistry>,
+    pub pids: RandomPidSecretKeyGenerator,
+    pub server_params: DefaultServerParameterProvider,
+    warehouse: Warehouse,
+    session: SessionOptions,
+    policy: Policy,
     compat: PostgresCompatibilityParser,
     hooks: Vec<Arc<dyn QueryHook>>,
 }
 
+/// How [`Shared`] is made.
+pub struct SharedConfig {
+    pub limits: Limits,
+    pub auth: Auth,
+    pub require_tls: bool,
+    pub warehouse: Warehouse,
+    pub session: SessionOptions,
+    pub policy: Policy,
+}
+
 impl Shared {
-    pub fn new(limits: Limits, startup: Startup) -> crate::Result<Self> {
+    pub fn new(c: SharedConfig) -> crate::Result<Self> {
         use datafusion_postgres::hooks::set_show::SetShowHook;
         use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+        let mut server_params = DefaultServerParameterProvider::default();
+        server_params.is_superuser = false;
         Ok(Self {
-            limits,
+            limits: Arc::new(c.limits),
             pg_catalog: super::pg_catalog::PgCatalog::new()?,
-            startup: Arc::new(startup),
+            auth: c.auth,
+            require_tls: c.require_tls,
+            throttle: LoginThrottle::default(),
+            cancels: Arc::new(CancelRegistry::default()),
+            pids: RandomPidSecretKeyGenerator::default(),
+            server_params,
+            warehouse: c.warehouse,
+            session: c.session,
+            policy: c.policy,
             compat: PostgresCompatibilityParser::new(),
+            // SET never reaches these: settings::handle answers it first.
             hooks: vec![Arc::new(SetShowHook), Arc::new(TransactionStatementHook)],
         })
+    }
+
+    /// A logged-in connection's own executor with `pg_catalog`; `session_user()` names
+    /// the user (pg_catalog's default says "postgres").
+    pub fn open_session(&self, user: &str) -> crate::Result<Arc<Executor>> {
+        use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+        let started = std::time::Instant::now();
+        let exec =
+            Executor::new(self.warehouse.clone(), &self.session)?.with_policy(self.policy.clone());
+        self.pg_catalog.install(exec.context())?;
+        let value = datafusion::scalar::ScalarValue::Utf8(Some(user.to_string()));
+        exec.context().register_udf(create_udf(
+            "session_user",
+            vec![],
+            DataType::Utf8,
+            Volatility::Stable,
+            Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
+        ));
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "session ready"
+        );
+        Ok(Arc::new(exec))
     }
 }
 
 /// The handlers of one connection (pgwire asks for them once per connection).
+#[derive(Clone)]
 pub struct Connection {
     session: Arc<Session>,
 }
 
 impl Connection {
-    pub fn new(exec: Executor, shared: Arc<Shared>) -> Self {
+    pub fn new(shared: Arc<Shared>, conn: Arc<ConnState>) -> Self {
         Self {
-            session: Arc::new(Session {
-                exec: Arc::new(exec),
-                shared,
-                user_known: Arc::new(std::sync::OnceLock::new()),
-            }),
+            session: Arc::new(Session { shared, conn }),
         }
+    }
+
+    pub fn state(&self) -> Arc<ConnState> {
+        self.session.conn.clone()
+    }
+
+    pub fn session(&self) -> Arc<Session> {
+        self.session.clone()
+    }
+
+    pub fn login(&self) -> Arc<Login> {
+        Arc::new(Login {
+            shared: self.session.shared.clone(),
+            conn: self.session.conn.clone(),
+        })
+    }
+
+    pub fn canceller(&self) -> Arc<Canceller> {
+        Arc::new(Canceller(self.session.shared.cancels.clone()))
     }
 }
 
@@ -96,16 +179,28 @@ impl PgWireServerHandlers for Connection {
         self.session.clone()
     }
 
-    fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        self.session.shared.startup.clone()
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        self.login()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.canceller()
+    }
+}
+
+/// Answers a CancelRequest (it arrives on a connection of its own).
+pub struct Canceller(Arc<CancelRegistry>);
+
+#[async_trait]
+impl CancelHandler for Canceller {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        self.0.cancel(request.pid, &request.secret_key.to_bytes());
     }
 }
 
 pub struct Session {
-    exec: Arc<Executor>,
     shared: Arc<Shared>,
-    /// Set once `session_user()` answers with this connection's user.
-    user_known: Arc<std::sync::OnceLock<()>>,
+    conn: Arc<ConnState>,
 }
 
 /// A statement after the compatibility pass.
@@ -117,20 +212,17 @@ struct Routed {
 }
 
 impl Session {
-    /// `current_user` / `session_user()` name the logged-in user (pg_catalog's default says
-    /// "postgres"). The user is only known after the startup phase, hence on first use.
-    fn know_user(&self, user: &str) {
-        self.user_known.get_or_init(|| {
-            use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
-            let value = datafusion::scalar::ScalarValue::Utf8(Some(user.to_string()));
-            self.exec.context().register_udf(create_udf(
-                "session_user",
-                vec![],
-                DataType::Utf8,
-                Volatility::Stable,
-                Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
-            ));
-        });
+    /// The connection's executor; there is none before login (the connection loop never
+    /// lets a query through then, this is the second lock on that door).
+    fn exec(&self) -> PgWireResult<Arc<Executor>> {
+        match (self.conn.is_authenticated(), self.conn.exec()) {
+            (true, Some(e)) => Ok(e),
+            _ => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".into(),
+                "28000".into(),
+                "not logged in".into(),
+            )))),
+        }
     }
 
     fn route(&self, text: &str) -> Routed {
@@ -161,43 +253,93 @@ impl Session {
         }
     }
 
-    /// Runs one statement within the limits and logs it.
-    async fn run(&self, user: &str, sql: String) -> Result<Outcome, QueryError> {
-        let started = Instant::now();
-        tracing::debug!(user, statement = one_line(&sql), "query started");
-        let result = self.shared.limits.run(self.exec.clone(), sql.clone()).await;
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let statement = one_line(&sql);
-        match &result {
-            Ok(o) => tracing::info!(
-                user,
-                ms = format_args!("{ms:.1}"),
-                rows = o.row_count(),
-                statement,
-                "query"
-            ),
-            Err(e) => tracing::info!(
-                user,
-                ms = format_args!("{ms:.1}"),
-                rows = 0,
-                error = %error_info(e).message,
-                statement,
-                "query"
-            ),
+    /// Runs one statement within the limits.
+    async fn run(&self, sql: String, params: Option<ParamValues>) -> Result<Produced, QueryError> {
+        let exec = self
+            .exec()
+            .map_err(|_| QueryError::Failed(Error::Invalid("not logged in".into())))?;
+        self.shared
+            .limits
+            .run(Job {
+                exec,
+                sql,
+                params,
+                stop: self.conn.stop.watch(),
+                timeout: self.conn.statement_timeout(),
+                user: self.conn.user().to_string(),
+            })
+            .await
+    }
+
+    /// `SET`/`RESET` (our allow-list), `SHOW`, `BEGIN`/`COMMIT` (datafusion-postgres'
+    /// hooks): None when the statement is for the executor.
+    async fn hook<C>(&self, stmt: &SqlStatement, client: &mut C) -> Option<PgWireResult<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let exec = match self.exec() {
+            Ok(e) => e,
+            Err(e) => return Some(Err(e)),
+        };
+        let answer = if settings::is_setting(stmt) {
+            Some(
+                settings::handle(
+                    stmt,
+                    &exec,
+                    &self.conn,
+                    self.shared.limits.timeout(),
+                    client,
+                )
+                .await,
+            )
+        } else {
+            let mut answer = None;
+            for hook in &self.shared.hooks {
+                if let Some(r) = hook.handle_simple_query(stmt, exec.context(), client).await {
+                    answer = Some(r);
+                    break;
+                }
+            }
+            answer
+        };
+        if let Some(r) = &answer {
+            let statement = one_line(&stmt.to_string());
+            let user = self.conn.user();
+            match r {
+                Ok(_) => tracing::info!(user, ms = 0, rows = 0, statement, "query (session)"),
+                Err(e) => {
+                    tracing::info!(user, ms = 0, rows = 0, error = %e, statement, "query (session)")
+                }
+            }
         }
-        result
+        answer
+    }
+
+    /// One statement of a simple query, answered as a pgwire response (rows still
+    /// streaming).
+    async fn simple_statement<C>(&self, client: &mut C, text: &str) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let routed = self.route(text);
+        if let Some(stmt) = &routed.parsed
+            && let Some(r) = self.hook(stmt, client).await
+        {
+            return r;
+        }
+        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        match self.run(routed.sql, None).await {
+            Ok(p) => produced_response(p, &Format::UnifiedText, options),
+            Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
+        }
     }
 }
 
-fn user_of<C: ClientInfo>(client: &C) -> String {
-    client
-        .metadata()
-        .get(METADATA_USER)
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn one_line(sql: &str) -> String {
+pub(crate) fn one_line(sql: &str) -> String {
     let s: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.chars().count() > 200 {
         format!("{}…", s.chars().take(200).collect::<String>())
@@ -207,14 +349,18 @@ fn one_line(sql: &str) -> String {
 }
 
 /// The Postgres error for a failed statement (SQLSTATE codes from the Postgres manual).
-fn error_info(e: &QueryError) -> ErrorInfo {
+pub(crate) fn error_info(e: &QueryError) -> ErrorInfo {
     let (code, message) = match e {
         QueryError::Timeout(d) => (
             "57014",
             format!(
-                "canceling statement due to statement timeout: it ran longer than {:?} (the server's --query-timeout)",
-                d
+                "canceling statement due to statement timeout: it ran longer than {d:?} \
+                 (statement_timeout, at most the server's --query-timeout)"
             ),
+        ),
+        QueryError::Cancelled => (
+            "57014",
+            "canceling statement due to user request".to_string(),
         ),
         QueryError::ShuttingDown => (
             "57P01",
@@ -224,9 +370,26 @@ fn error_info(e: &QueryError) -> ErrorInfo {
             "XX000",
             "internal error: the statement crashed its worker (please report it); the server carries on".to_string(),
         ),
+        QueryError::TooManyRows(m) => (
+            "54000",
+            format!(
+                "the result has more than {m} rows (the server's --max-result-rows): add a LIMIT, a WHERE or an aggregate"
+            ),
+        ),
         QueryError::Failed(err) => {
+            // Our own error carried through DataFusion (the catalog's file check).
+            let err = match err {
+                Error::DataFusion(d) => match d.find_root() {
+                    datafusion::error::DataFusionError::External(e) => {
+                        e.downcast_ref::<Error>().unwrap_or(err)
+                    }
+                    _ => err,
+                },
+                other => other,
+            };
             let code = match err {
                 Error::ReadOnly(_) => "25006",
+                Error::FileAccess(_) | Error::SettingRefused(_) => "42501",
                 Error::TableNotFound { .. } => "42P01",
                 Error::Sql(_) => "42601",
                 Error::Unsupported(_) => "0A000",
@@ -250,34 +413,48 @@ fn user_error(e: &QueryError) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(e)))
 }
 
-fn plan_error(e: Error) -> PgWireError {
-    user_error(&QueryError::Failed(e))
-}
-
-/// The batches' own schema: the physical types can differ from the plan's in details the
-/// encoder cares about (view or dictionary strings).
-fn batch_schema(schema: &SchemaRef, batches: &[RecordBatch]) -> SchemaRef {
-    batches
-        .first()
-        .map(|b| b.schema())
-        .unwrap_or_else(|| schema.clone())
-}
-
+/// A streaming result as pgwire rows: each batch is encoded when the client is ready for
+/// it; an error (timeout, cancel, row cap, a failing operator) ends the rows with an
+/// ErrorResponse; a channel that closes without its end marker is the task's crash.
 fn rows_response(
     schema: SchemaRef,
-    batches: Vec<RecordBatch>,
+    rows: tokio::sync::mpsc::Receiver<RowItem>,
     format: &Format,
     options: Arc<FormatOptions>,
 ) -> PgWireResult<Response> {
-    let schema = batch_schema(&schema, &batches);
     let fields = Arc::new(arrow_schema_to_pg_fields(&schema, format, Some(options))?);
     let encode = fields.clone();
-    let rows = futures::stream::iter(
-        batches
-            .into_iter()
-            .flat_map(move |b| encode_recordbatch(encode.clone(), b)),
-    );
+    let batches = futures::stream::unfold((rows, false), |(mut rx, done)| async move {
+        if done {
+            return None;
+        }
+        match rx.recv().await {
+            Some(RowItem::Batch(b)) => Some((Ok(b), (rx, false))),
+            Some(RowItem::End) => None,
+            Some(RowItem::Error(e)) => Some((Err(user_error(&e)), (rx, true))),
+            None => Some((Err(user_error(&QueryError::Panicked)), (rx, true))),
+        }
+    });
+    use futures::StreamExt;
+    let rows = batches.flat_map(move |b| {
+        let items: Box<dyn Iterator<Item = PgWireResult<_>> + Send> = match b {
+            Ok(b) => encode_recordbatch(encode.clone(), b),
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        };
+        futures::stream::iter(items)
+    });
     Ok(Response::Query(QueryResponse::new(fields, rows)))
+}
+
+fn produced_response(
+    produced: Produced,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Response> {
+    match produced {
+        Produced::Rows { schema, rows } => rows_response(schema, rows, format, options),
+        Produced::Done(outcome) => outcome_response(outcome, format, options),
+    }
 }
 
 fn outcome_response(
@@ -286,7 +463,18 @@ fn outcome_response(
     options: Arc<FormatOptions>,
 ) -> PgWireResult<Response> {
     match outcome {
-        Outcome::Rows { schema, batches } => rows_response(schema, batches, format, options),
+        Outcome::Rows { schema, batches } => {
+            // Small, already-collected results (DESCRIBE, HISTORY, …).
+            let schema = batches.first().map(|b| b.schema()).unwrap_or(schema);
+            let fields = Arc::new(arrow_schema_to_pg_fields(&schema, format, Some(options))?);
+            let encode = fields.clone();
+            let rows = futures::stream::iter(
+                batches
+                    .into_iter()
+                    .flat_map(move |b| encode_recordbatch(encode.clone(), b)),
+            );
+            Ok(Response::Query(QueryResponse::new(fields, rows)))
+        }
         Outcome::Write(r) => {
             let rows = r.rows_inserted + r.rows_updated + r.rows_deleted;
             let tag = if r.operation == "INSERT" {
@@ -300,8 +488,108 @@ fn outcome_response(
     }
 }
 
+/// Sends one response of a simple query. A `UserError` while rows stream (timeout,
+/// cancel, row cap) becomes an ErrorResponse and the statement's failure; other errors
+/// (the socket) end the connection. Returns false when the statement failed.
+async fn send_response<C>(client: &mut C, response: Response) -> PgWireResult<bool>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::Error: std::fmt::Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let sent = match response {
+        Response::EmptyQuery => {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+            Ok(true)
+        }
+        Response::Query(results) => send_query_response(client, results, true)
+            .await
+            .map(|_| true),
+        Response::Execution(tag)
+        | Response::TransactionStart(tag)
+        | Response::TransactionEnd(tag) => send_execution_response(client, tag).await.map(|_| true),
+        Response::Error(e) => {
+            client
+                .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
+                .await?;
+            Ok(false)
+        }
+        _ => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            "0A000".into(),
+            "COPY is not supported by this server".into(),
+        )))),
+    };
+    match sent {
+        Ok(ok) => Ok(ok),
+        Err(PgWireError::UserError(info)) => {
+            client
+                .feed(PgWireBackendMessage::ErrorResponse((*info).into()))
+                .await?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[async_trait]
 impl SimpleQueryHandler for Session {
+    /// Statement by statement: each one's rows are sent before the next runs (a
+    /// multi-statement query never holds two statement slots, nor a whole result).
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        self.exec()?;
+        let mut status = client.transaction_status();
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let texts = statement_texts(&query.query);
+        if texts.is_empty() {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+        }
+        for text in texts {
+            let response = match self.simple_statement(client, &text).await {
+                Ok(r) => r,
+                Err(PgWireError::UserError(info)) => Response::Error(info),
+                Err(e) => return Err(e),
+            };
+            let transaction = match &response {
+                Response::TransactionStart(_) => Some(true),
+                Response::TransactionEnd(_) => Some(false),
+                _ => None,
+            };
+            if !send_response(client, response).await? {
+                // Postgres stops a multi-statement query at its first error.
+                status = status.to_error_state();
+                break;
+            }
+            match transaction {
+                Some(true) => status = status.to_in_transaction_state(),
+                Some(false) => status = status.to_idle_state(),
+                None => {}
+            }
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        send_ready_for_query(client, status).await?;
+        Ok(())
+    }
+
+    /// Not used (`on_query` answers statement by statement); kept for the trait.
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -309,47 +597,9 @@ impl SimpleQueryHandler for Session {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let user = user_of(client);
-        self.know_user(&user);
-        let split = split_statements(query);
-        let incomplete = split.has_incomplete();
-        let mut texts: Vec<String> = split.statements.into_iter().map(|s| s.text).collect();
-        if incomplete {
-            texts.push(split.rest);
-        }
         let mut responses = Vec::new();
-        for text in texts {
-            if crate::sql::split::is_blank_sql(&text) {
-                continue;
-            }
-            let routed = self.route(&text);
-            if let Some(stmt) = &routed.parsed
-                && let Some(r) = self.hook(stmt, client).await
-            {
-                let statement = one_line(&text);
-                match r {
-                    Ok(r) => {
-                        tracing::info!(user, ms = 0, rows = 0, statement, "query (session)");
-                        responses.push(r)
-                    }
-                    Err(e) => {
-                        tracing::info!(user, ms = 0, rows = 0, error = %e, statement, "query (session)");
-                        return Err(e);
-                    }
-                }
-                continue;
-            }
-            let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-            match self.run(&user, routed.sql).await {
-                Ok(outcome) => {
-                    responses.push(outcome_response(outcome, &Format::UnifiedText, options)?)
-                }
-                Err(e) => {
-                    // Postgres stops a multi-statement query at its first error.
-                    responses.push(Response::Error(Box::new(error_info(&e))));
-                    break;
-                }
-            }
+        for text in statement_texts(query) {
+            responses.push(self.simple_statement(client, &text).await?);
         }
         if responses.is_empty() {
             responses.push(Response::EmptyQuery);
@@ -358,23 +608,16 @@ impl SimpleQueryHandler for Session {
     }
 }
 
-impl Session {
-    async fn hook<C>(&self, stmt: &SqlStatement, client: &mut C) -> Option<PgWireResult<Response>>
-    where
-        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::PortalStore: PortalStore,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        for hook in &self.shared.hooks {
-            if let Some(r) = hook
-                .handle_simple_query(stmt, self.exec.context(), client)
-                .await
-            {
-                return Some(r);
-            }
-        }
-        None
+/// The statements of a simple query's text (an unterminated last one included).
+fn statement_texts(query: &str) -> Vec<String> {
+    let split = split_statements(query);
+    let incomplete = split.has_incomplete();
+    let mut texts: Vec<String> = split.statements.into_iter().map(|s| s.text).collect();
+    if incomplete {
+        texts.push(split.rest);
     }
+    texts.retain(|t| !crate::sql::split::is_blank_sql(t));
+    texts
 }
 
 /// A statement prepared through the extended protocol (drivers such as JDBC, tokio-postgres).
@@ -394,19 +637,28 @@ impl QueryParser for Session {
 
     async fn parse_sql<C>(
         &self,
-        client: &C,
+        _client: &C,
         sql: &str,
         _types: &[Option<Type>],
     ) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        self.know_user(&user_of(client));
+        let exec = self.exec()?;
         let routed = self.route(sql);
         if let Some(stmt) = &routed.parsed {
+            if settings::is_setting(stmt) {
+                return Ok(Some(Prepared {
+                    routed_sql: routed.sql,
+                    parsed: routed.parsed.clone(),
+                    hooked: true,
+                    schema: None,
+                    params: Vec::new(),
+                }));
+            }
             for hook in &self.shared.hooks {
                 if let Some(plan) = hook
-                    .handle_extended_parse_query(stmt, self.exec.context(), client)
+                    .handle_extended_parse_query(stmt, exec.context(), _client)
                     .await
                 {
                     let plan = plan?;
@@ -420,7 +672,17 @@ impl QueryParser for Session {
                 }
             }
         }
-        let described = self.exec.describe(&routed.sql).await.map_err(plan_error)?;
+        // Planning goes through the same slots, timeout and cancel as running.
+        let text = routed.sql.clone();
+        let described = self
+            .shared
+            .limits
+            .plan(
+                self.conn.stop.watch(),
+                async move { exec.describe(&text).await },
+            )
+            .await
+            .map_err(|e| user_error(&e))?;
         Ok(Some(Prepared {
             routed_sql: routed.sql,
             parsed: routed.parsed,
@@ -454,35 +716,6 @@ impl QueryParser for Session {
     }
 }
 
-/// Replaces `$n` placeholders with SQL literals of the bound values.
-fn bind_parameters(sql: &str, values: &[datafusion::scalar::ScalarValue]) -> PgWireResult<String> {
-    if values.is_empty() {
-        return Ok(sql.to_string());
-    }
-    let tokens = tokenize(sql).map_err(plan_error)?;
-    let mut out = Vec::with_capacity(tokens.len());
-    for t in tokens {
-        if let Token::Placeholder(p) = &t
-            && let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
-            && n >= 1
-        {
-            let value = values.get(n - 1).ok_or_else(|| {
-                plan_error(Error::Invalid(format!(
-                    "parameter {p} has no value ({} given)",
-                    values.len()
-                )))
-            })?;
-            let literal = expr_to_sql(&lit(value.clone()))
-                .map_err(|e| plan_error(Error::DataFusion(e)))?
-                .to_string();
-            out.extend(tokenize(&literal).map_err(plan_error)?);
-            continue;
-        }
-        out.push(t);
-    }
-    Ok(render(&out))
-}
-
 #[async_trait]
 impl ExtendedQueryHandler for Session {
     type Statement = Prepared;
@@ -490,9 +723,8 @@ impl ExtendedQueryHandler for Session {
 
     fn query_parser(&self) -> Arc<Session> {
         Arc::new(Session {
-            exec: self.exec.clone(),
             shared: self.shared.clone(),
-            user_known: self.user_known.clone(),
+            conn: self.conn.clone(),
         })
     }
 
@@ -508,6 +740,7 @@ impl ExtendedQueryHandler for Session {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.exec()?;
         let stmt = &portal.statement.statement;
         if stmt.hooked
             && let Some(parsed) = &stmt.parsed
@@ -518,23 +751,15 @@ impl ExtendedQueryHandler for Session {
         let wire_types = self.get_parameter_types(stmt)?;
         let wire_refs: Vec<Option<&Type>> = wire_types.iter().map(Some).collect();
         let inferred: Vec<Option<&DataType>> = stmt.params.iter().map(|t| t.as_ref()).collect();
-        let values: Vec<_> =
-            match deserialize_parameters_with_server_types(portal, &inferred, &wire_refs)? {
-                datafusion::common::ParamValues::List(v) => {
-                    v.into_iter().map(|v| v.value).collect()
-                }
-                datafusion::common::ParamValues::Map(_) => Vec::new(),
-            };
-        let sql = bind_parameters(&stmt.routed_sql, &values)?;
-        let user = user_of(client);
+        let values = deserialize_parameters_with_server_types(portal, &inferred, &wire_refs)?;
+        let params = match &values {
+            ParamValues::List(v) if v.is_empty() => None,
+            ParamValues::Map(m) if m.is_empty() => None,
+            _ => Some(values),
+        };
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-        match self.run(&user, sql).await {
-            Ok(Outcome::Rows { schema, batches }) => {
-                // Keep the columns the client was told at Describe.
-                let schema = stmt.schema.clone().unwrap_or(schema);
-                rows_response(schema, batches, &portal.result_column_format, options)
-            }
-            Ok(other) => outcome_response(other, &portal.result_column_format, options),
+        match self.run(stmt.routed_sql.clone(), params).await {
+            Ok(p) => produced_response(p, &portal.result_column_format, options),
             Err(e) => Err(user_error(&e)),
         }
     }

@@ -1,15 +1,23 @@
 //! `stockroom serve`: the warehouse over the PostgreSQL wire protocol, for psql, DBeaver,
 //! Metabase, Grafana and every Postgres driver.
 //!
-//! Each connection gets its own [`Executor`] (so session state such as `SET`, temporary
-//! tables and time-travel snapshots never leak between clients, and the memory limit applies
-//! to the one statement a connection runs at a time) plus the `pg_catalog` schema that
-//! psql's `\dt` and `\d` and BI tools browse. All connections share the [`Limits`].
+//! The server refuses before it trusts (see the README's "Security model"): nothing but
+//! startup and password messages before a login ([`connection`]), a session only after it
+//! ([`auth`]), statements checked on their whole plan against the server's [`Policy`]
+//! (read-only, files only inside `--allow-files`, settings from an allow-list:
+//! [`settings`]), bound parameters as values, results streamed within [`Limits`].
+//!
+//! Each logged-in connection gets its own [`Executor`] (so session state such as `SET`,
+//! time-travel snapshots and prepared statements never leak between clients, and the
+//! memory limit applies to the one statement a connection runs at a time) plus the
+//! `pg_catalog` schema that psql's `\dt` and `\d` and BI tools browse.
 
 pub mod auth;
+pub mod connection;
 pub mod handler;
 pub mod limits;
 pub mod pg_catalog;
+pub mod settings;
 
 use std::io::BufReader;
 use std::net::SocketAddr;
@@ -22,11 +30,11 @@ use pgwire::tokio::tokio_rustls::rustls;
 use tokio::net::TcpListener;
 
 pub use auth::{Auth, PasswordHash, Users};
-use handler::{Connection, Shared};
+use handler::{Connection, Shared, SharedConfig};
 pub use limits::Limits;
 
 use crate::error::{Error, Result};
-use crate::exec::Executor;
+use crate::exec::{FileAccess, Policy};
 use crate::session::SessionOptions;
 use crate::warehouse::Warehouse;
 
@@ -44,6 +52,17 @@ pub struct ServeConfig {
     pub max_concurrent_queries: usize,
     /// How long running statements may take to finish after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
+    /// Directories whose files may be queried by path (none: no file paths at all).
+    pub allow_files: Vec<PathBuf>,
+    /// Accept logins without TLS on a server that has a certificate, and listen on a
+    /// non-loopback address without one.
+    pub allow_plaintext: bool,
+    /// Connections open at once; more are refused (SQLSTATE 53300).
+    pub max_connections: usize,
+    /// A connection must have logged in within this time.
+    pub login_timeout: Duration,
+    /// Refuse results with more rows than this.
+    pub max_result_rows: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +77,7 @@ pub struct Server {
     config: ServeConfig,
     tls: Option<pgwire::tokio::TlsAcceptor>,
     shared: Arc<Shared>,
+    connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl Server {
@@ -79,21 +99,39 @@ impl Server {
                     .into(),
             ));
         }
+        if config.tls.is_none() && !config.listen.ip().is_loopback() && !config.allow_plaintext {
+            return Err(Error::Invalid(format!(
+                "listening on {} without TLS would send passwords and results in clear text: \
+                 give --tls-cert and --tls-key, or --allow-plaintext on a trusted network",
+                config.listen
+            )));
+        }
+        let files = FileAccess::within(&config.allow_files)?;
         let tls = config.tls.as_ref().map(load_tls).transpose()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;
-        let limits = Limits::new(config.max_concurrent_queries, config.query_timeout)
-            .map_err(|e| Error::io("starting the query threads", e))?;
-        let shared = Arc::new(Shared::new(
+        let limits = Limits::new(
+            config.max_concurrent_queries,
+            config.query_timeout,
+            config.max_result_rows,
+        )
+        .map_err(|e| Error::io("starting the query threads", e))?;
+        let shared = Arc::new(Shared::new(SharedConfig {
             limits,
-            auth::Startup::new(config.auth.clone()),
-        )?);
+            auth: config.auth.clone(),
+            require_tls: tls.is_some() && !config.allow_plaintext,
+            warehouse: config.warehouse.clone(),
+            session: config.session.clone(),
+            policy: Policy::server(!config.allow_writes, files),
+        })?);
+        let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
         Ok(Self {
             listener,
             config,
             tls,
             shared,
+            connections,
         })
     }
 
@@ -115,6 +153,7 @@ impl Server {
                 Auth::None => "none".into(),
             },
             read_only = !self.config.allow_writes,
+            max_connections = self.config.max_connections,
             max_concurrent_queries = self.shared.limits.max_concurrent(),
             query_timeout = ?self.shared.limits.timeout(),
             "stockroom serve: listening"
@@ -133,21 +172,22 @@ impl Server {
                             continue;
                         }
                     };
+                    let Ok(slot) = self.connections.clone().try_acquire_owned() else {
+                        tracing::warn!(%peer, max = self.config.max_connections, "connection refused: too many connections");
+                        tokio::spawn(refuse(socket));
+                        continue;
+                    };
                     let tls = self.tls.clone();
-                    let config = self.config.clone();
                     let shared = self.shared.clone();
-                    // The session is built in the connection's task, not here: the accept
-                    // loop never waits for one connection's setup.
+                    let options = connection::LoopOptions {
+                        login_timeout: self.config.login_timeout,
+                    };
+                    // Nothing is built for a connection before its login: the handlers
+                    // hold only its state.
                     tokio::spawn(async move {
-                        let _ = socket.set_nodelay(true);
-                        let conn = match connection(&config, shared) {
-                            Ok(c) => c,
-                            Err(e) => {
-                                tracing::warn!(%peer, "cannot open a session: {e}");
-                                return;
-                            }
-                        };
-                        if let Err(e) = pgwire::tokio::process_socket(socket, tls, conn).await {
+                        let _slot = slot;
+                        let handlers = Connection::new(shared, connection::ConnState::new(peer));
+                        if let Err(e) = connection::serve_socket(socket, tls, handlers, options).await {
                             tracing::debug!(%peer, "connection ended: {e}");
                         }
                     });
@@ -178,19 +218,15 @@ impl Server {
     }
 }
 
-/// A connection's own executor (read-only unless --allow-writes) with `pg_catalog`.
-fn connection(config: &ServeConfig, shared: Arc<Shared>) -> Result<Connection> {
-    let started = Instant::now();
-    let exec =
-        Executor::new(config.warehouse.clone(), &config.session)?.read_only(!config.allow_writes);
-    let built = started.elapsed();
-    shared.pg_catalog.install(exec.context())?;
-    tracing::debug!(
-        executor_ms = built.as_secs_f64() * 1000.0,
-        total_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "session ready"
+/// Tells a client over the connection cap why it is turned away, then closes.
+async fn refuse(mut socket: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let bytes = connection::fatal_bytes(
+        "53300",
+        "sorry, too many connections to this server (its --max-connections); try again later",
     );
-    Ok(Connection::new(exec, shared))
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.write_all(&bytes)).await;
+    let _ = socket.shutdown().await;
 }
 
 /// Binds and serves until SIGINT or SIGTERM.
