@@ -9,5 +9,6 @@ mod inventory;
 mod inventory_ops;
 mod pipelines;
 mod serve;
+mod serve_hostile;
 mod shell;
 mod stream;
