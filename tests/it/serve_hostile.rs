@@ -478,9 +478,10 @@ fn a_cancel_request_and_a_disconnect_stop_the_statement() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let rss_kb = rss_kb(pid_server);
-    // Streaming keeps the result out of memory: far below the 16 GB the whole result of
-    // 2e9 rows would take (and below the 11.6 GB it reached when collected whole).
-    assert!(rss_kb < 1_500_000, "server RSS {rss_kb} kB");
+    eprintln!("server peak RSS after the probes: {rss_kb} kB");
+    // Streaming keeps the result out of memory: 130 MB measured (debug build), against the
+    // 11.6 GB and growing the same probes reached when results were collected whole.
+    assert!(rss_kb < 512_000, "server RSS {rss_kb} kB");
     still_answers(&server);
 }
 
