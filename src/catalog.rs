@@ -16,6 +16,7 @@ use deltalake::DeltaTable;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::external::ExternalTables;
 use crate::warehouse::Warehouse;
 
 /// Which version of a Delta table to open.
@@ -33,13 +34,30 @@ pub async fn open_delta(dir: &std::path::Path, version: &VersionSpec) -> Result<
         .map_err(|_| Error::Invalid(format!("not an absolute path: {}", dir.display())))?;
     let table = match version {
         VersionSpec::Latest => deltalake::open_table(url).await?,
-        VersionSpec::Version(v) => deltalake::open_table_with_version(url, *v).await?,
+        VersionSpec::Version(v) => {
+            match deltalake::open_table_with_version(url.clone(), *v).await {
+                Ok(t) => t,
+                Err(e) => return Err(missing_version(url, *v, e).await),
+            }
+        }
         VersionSpec::Timestamp(ts) => {
             let ts = normalize_timestamp(ts)?;
             deltalake::open_table_with_ds(url, ts).await?
         }
     };
+    crate::external::check_reader_features(&table, dir)?;
     Ok(table)
+}
+
+/// Says "no such version" in words when a version past the latest is asked for (the Delta
+/// kernel's own message speaks of log segments).
+async fn missing_version(url: Url, v: u64, e: deltalake::DeltaTableError) -> Error {
+    match deltalake::open_table(url).await.map(|t| t.version()) {
+        Ok(Some(latest)) if latest < v => Error::Invalid(format!(
+            "VERSION AS OF {v}: no such version, the latest is {latest}"
+        )),
+        _ => e.into(),
+    }
 }
 
 /// `open_table_with_ds` wants RFC 3339; users write `2026-01-01 00:00:00` (Athena style).
@@ -81,19 +99,26 @@ pub struct WarehouseSchema {
     /// Resolves `'data/x.parquet'` as a table. Kept here rather than through
     /// `enable_url_table()`, whose wrapper opens every table to answer `SHOW TABLES`.
     files: OnceLock<Arc<dyn UrlTableFactory>>,
+    /// `CREATE EXTERNAL TABLE`s recorded in the warehouse; Delta directories named by path.
+    external: ExternalTables,
 }
 
 impl WarehouseSchema {
     pub fn new(warehouse: Warehouse) -> Self {
         Self {
-            warehouse,
             registered: RwLock::new(HashMap::new()),
             files: OnceLock::new(),
+            external: ExternalTables::new(warehouse.clone()),
+            warehouse,
         }
     }
 
     pub fn set_file_tables(&self, factory: Arc<dyn UrlTableFactory>) {
         let _ = self.files.set(factory);
+    }
+
+    pub fn external(&self) -> &ExternalTables {
+        &self.external
     }
 
     pub fn warehouse(&self) -> &Warehouse {
@@ -115,6 +140,7 @@ impl SchemaProvider for WarehouseSchema {
         if let Ok(m) = self.registered.read() {
             names.extend(m.keys().filter(|k| !k.starts_with("__")).cloned());
         }
+        names.extend(self.external.names());
         names.sort();
         names.dedup();
         names
@@ -125,6 +151,12 @@ impl SchemaProvider for WarehouseSchema {
             return Ok(Some(t));
         }
         if !self.warehouse.is_table(name) {
+            if let Some(t) = self.external.table(name).await? {
+                return Ok(Some(t));
+            }
+            if let Some(t) = self.external.path_table(name).await? {
+                return Ok(Some(t));
+            }
             return match self.files.get() {
                 Some(f) => f.try_new(name).await,
                 None => Ok(None),
@@ -149,7 +181,10 @@ impl SchemaProvider for WarehouseSchema {
         if let Some(t) = self.registered(name) {
             return Ok(Some(t.table_type()));
         }
-        Ok(self.warehouse.is_table(name).then_some(TableType::Base))
+        Ok(
+            (self.warehouse.is_table(name) || self.external.contains(name))
+                .then_some(TableType::Base),
+        )
     }
 
     fn register_table(
@@ -160,6 +195,12 @@ impl SchemaProvider for WarehouseSchema {
         if self.warehouse.is_table(&name) {
             return Err(DataFusionError::Plan(format!(
                 "'{name}' is already a Delta table of the warehouse; choose another name"
+            )));
+        }
+        if self.external.contains(&name) {
+            return Err(DataFusionError::Plan(format!(
+                "'{name}' is an external table of the warehouse; choose another name \
+                 (or DROP TABLE {name} first: its data stays)"
             )));
         }
         let mut m = self
@@ -178,6 +219,8 @@ impl SchemaProvider for WarehouseSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.registered(name).is_some() || self.warehouse.is_table(name)
+        self.registered(name).is_some()
+            || self.warehouse.is_table(name)
+            || self.external.contains(name)
     }
 }
