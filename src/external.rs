@@ -265,6 +265,10 @@ const MAX_DIRS_WALKED: usize = 10_000;
 
 /// Finds whether `path` is, is inside, or holds a Delta table.
 pub fn delta_place(path: &Path) -> DeltaPlace {
+    // A name that is no file (a mistyped table) is no Delta data, wherever the shell runs.
+    if !path.exists() {
+        return DeltaPlace::None;
+    }
     if path.is_dir() && is_delta_root(path) {
         return DeltaPlace::Root(path.to_path_buf());
     }
