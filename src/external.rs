@@ -120,8 +120,38 @@ fn save(warehouse: &Warehouse, tables: Vec<ExternalTable>) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot replace {}", path.display()), e))
 }
 
+/// Holds `catalog/.external_tables.lock` exclusively while alive: two processes creating
+/// or dropping external tables at once must not lose each other's change (each reads the
+/// catalog, changes it and writes it whole). Readers need no lock: the rename is atomic.
+struct CatalogLock(std::fs::File);
+
+impl CatalogLock {
+    fn acquire(warehouse: &Warehouse) -> Result<Self> {
+        let dir = warehouse.root().join("catalog");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let path = dir.join(".external_tables.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        file.lock()
+            .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
+        Ok(Self(file))
+    }
+}
+
+impl Drop for CatalogLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 /// Records `table`, replacing an entry of the same name.
 pub fn put(warehouse: &Warehouse, table: ExternalTable) -> Result<()> {
+    let _lock = CatalogLock::acquire(warehouse)?;
     let mut tables = load(warehouse)?;
     tables.retain(|t| t.name != table.name);
     tables.push(table);
@@ -130,6 +160,10 @@ pub fn put(warehouse: &Warehouse, table: ExternalTable) -> Result<()> {
 
 /// Forgets the external table `name` (its data stays where it is).
 pub fn forget(warehouse: &Warehouse, name: &str) -> Result<Option<ExternalTable>> {
+    if get(warehouse, name)?.is_none() {
+        return Ok(None);
+    }
+    let _lock = CatalogLock::acquire(warehouse)?;
     let mut tables = load(warehouse)?;
     let Some(i) = tables.iter().position(|t| t.name == name) else {
         return Ok(None);
@@ -597,4 +631,73 @@ pub fn mark_external(warehouse: &Warehouse, batches: Vec<RecordBatch>) -> Result
         out.push(RecordBatch::try_new(schema, cols)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mkdirs(root: &Path, dirs: &[&str]) {
+        for d in dirs {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+    }
+
+    #[test]
+    fn paths_stand_to_delta_tables() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        mkdirs(
+            &root,
+            &["lake/t/_delta_log", "lake/t/_change_data", "plain/sub"],
+        );
+        std::fs::write(root.join("lake/t/part-0.parquet"), b"").unwrap();
+        let t = root.join("lake/t");
+        assert_eq!(delta_place(&t), DeltaPlace::Root(t.clone()));
+        assert_eq!(
+            delta_place(&t.join("part-0.parquet")),
+            DeltaPlace::Inside(t.clone())
+        );
+        assert_eq!(
+            delta_place(&root.join("lake")),
+            DeltaPlace::Holds(t.clone())
+        );
+        assert_eq!(delta_place(&root.join("plain")), DeltaPlace::None);
+        assert_eq!(delta_place(&root.join("nothing")), DeltaPlace::None);
+
+        let glob = format!("{}/lake/t/*.parquet", root.display());
+        assert_eq!(local_path_globbed(&glob), Some((t.clone(), true)));
+        let url = format!("file://{}/lake/t", root.display());
+        assert_eq!(local_path(&url), Some(t));
+        assert_eq!(local_path("s3://bucket/t"), None);
+    }
+
+    #[test]
+    fn the_catalog_records_replaces_and_forgets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        assert!(load(&wh).unwrap().is_empty());
+        let entry = |name: &str, location: &str| ExternalTable {
+            name: name.into(),
+            format: "DELTA".into(),
+            location: location.into(),
+            writable: false,
+            statement: String::new(),
+        };
+        put(&wh, entry("b", "/x")).unwrap();
+        put(&wh, entry("a", "/y")).unwrap();
+        put(&wh, entry("b", "/z")).unwrap();
+        let names: Vec<_> = load(&wh).unwrap().into_iter().map(|t| t.location).collect();
+        assert_eq!(names, ["/y", "/z"]);
+        assert_eq!(
+            forget(&wh, "b").unwrap().map(|t| t.location),
+            Some("/z".into())
+        );
+        assert_eq!(forget(&wh, "b").unwrap(), None);
+        assert_eq!(load(&wh).unwrap().len(), 1);
+
+        std::fs::write(catalog_path(&wh), "{ not json").unwrap();
+        let err = load(&wh).unwrap_err().to_string();
+        assert!(err.contains("external_tables.json:1:"), "{err}");
+    }
 }
