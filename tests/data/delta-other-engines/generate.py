@@ -1,11 +1,11 @@
 """Writes the Delta tables in this directory with another engine than stockroom.
 
 They were made once with the Python `deltalake` package (delta-rs 1.6.6, from PyPI) and
-pyarrow, and are kept as files: the tests read them and never run this script. Run it
-again (in an empty directory next to it) only to re-make them:
+pyarrow, and are kept as files: the tests read them and never run this script. To
+re-make them, run it in this directory with a Python that has `deltalake==1.6.6` and
+`pyarrow` installed (a virtual environment outside the repository):
 
-    python -m venv /tmp/v && /tmp/v/bin/pip install deltalake==1.6.6 pyarrow
-    /tmp/v/bin/python generate.py
+    python generate.py
 
 Tables (every version's expected rows are in `<table>/expected/v<N>.csv`, sorted):
 

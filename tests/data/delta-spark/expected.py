@@ -7,7 +7,7 @@ the rows that deletion vectors mark. Rows are sorted, values printed as Python's
 NULL as an empty field. Cross-check: table-with-dv-small's DELETE deleted `value IN (0,
 9)` and delta-0.8.0's deleted `value = 3`, as their commitInfo records.
 
-    python -m venv /tmp/v && /tmp/v/bin/pip install pyarrow && /tmp/v/bin/python expected.py
+    python expected.py      # in this directory, with pyarrow installed
 """
 
 import csv
