@@ -16,6 +16,7 @@ use deltalake::DeltaTable;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::external::ExternalTables;
 use crate::warehouse::Warehouse;
 
 /// Which version of a Delta table to open.
@@ -33,13 +34,30 @@ pub async fn open_delta(dir: &std::path::Path, version: &VersionSpec) -> Result<
         .map_err(|_| Error::Invalid(format!("not an absolute path: {}", dir.display())))?;
     let table = match version {
         VersionSpec::Latest => deltalake::open_table(url).await?,
-        VersionSpec::Version(v) => deltalake::open_table_with_version(url, *v).await?,
+        VersionSpec::Version(v) => {
+            match deltalake::open_table_with_version(url.clone(), *v).await {
+                Ok(t) => t,
+                Err(e) => return Err(missing_version(url, *v, e).await),
+            }
+        }
         VersionSpec::Timestamp(ts) => {
             let ts = normalize_timestamp(ts)?;
             deltalake::open_table_with_ds(url, ts).await?
         }
     };
+    crate::external::check_reader_features(&table, dir)?;
     Ok(table)
+}
+
+/// Says "no such version" in words when a version past the latest is asked for (the Delta
+/// kernel's own message speaks of log segments).
+async fn missing_version(url: Url, v: u64, e: deltalake::DeltaTableError) -> Error {
+    match deltalake::open_table(url).await.map(|t| t.version()) {
+        Ok(Some(latest)) if latest < v => Error::Invalid(format!(
+            "VERSION AS OF {v}: no such version, the latest is {latest}"
+        )),
+        _ => e.into(),
+    }
 }
 
 /// `open_table_with_ds` wants RFC 3339; users write `2026-01-01 00:00:00` (Athena style).
@@ -83,15 +101,18 @@ pub struct WarehouseSchema {
     files: OnceLock<Arc<dyn UrlTableFactory>>,
     /// Which paths `files` may resolve (the server restricts it to `--allow-files`).
     file_access: RwLock<crate::exec::FileAccess>,
+    /// `CREATE EXTERNAL TABLE`s recorded in the warehouse; Delta directories named by path.
+    external: ExternalTables,
 }
 
 impl WarehouseSchema {
     pub fn new(warehouse: Warehouse) -> Self {
         Self {
-            warehouse,
             registered: RwLock::new(HashMap::new()),
             files: OnceLock::new(),
             file_access: RwLock::new(crate::exec::FileAccess::Any),
+            external: ExternalTables::new(warehouse.clone()),
+            warehouse,
         }
     }
 
@@ -101,8 +122,36 @@ impl WarehouseSchema {
         }
     }
 
+    /// Which paths may be read by path.
+    pub fn file_access(&self) -> crate::exec::FileAccess {
+        self.file_access
+            .read()
+            .map(|a| a.clone())
+            // A poisoned lock allows nothing.
+            .unwrap_or_else(|_| crate::exec::FileAccess::Within(Arc::new(Vec::new())))
+    }
+
+    /// Refuses a path the file-access policy does not allow (the server's
+    /// `--allow-files`); anything else passes. A name that does not look like a path is
+    /// not a file where files are restricted: `Ok(false)`.
+    pub fn check_path(&self, name: &str) -> Result<bool> {
+        let access = self.file_access();
+        if let crate::exec::FileAccess::Within(_) = access {
+            // A misspelt table name is just unknown, not a refused file.
+            if !name.contains(['/', '.', '\\']) {
+                return Ok(false);
+            }
+            access.check(name, "file")?;
+        }
+        Ok(true)
+    }
+
     pub fn set_file_tables(&self, factory: Arc<dyn UrlTableFactory>) {
         let _ = self.files.set(factory);
+    }
+
+    pub fn external(&self) -> &ExternalTables {
+        &self.external
     }
 
     pub fn warehouse(&self) -> &Warehouse {
@@ -124,6 +173,7 @@ impl SchemaProvider for WarehouseSchema {
         if let Ok(m) = self.registered.read() {
             names.extend(m.keys().filter(|k| !k.starts_with("__")).cloned());
         }
+        names.extend(self.external.names());
         names.sort();
         names.dedup();
         names
@@ -134,25 +184,23 @@ impl SchemaProvider for WarehouseSchema {
             return Ok(Some(t));
         }
         if !self.warehouse.is_table(name) {
-            let Some(f) = self.files.get() else {
-                return Ok(None);
-            };
-            let access = self
-                .file_access
-                .read()
-                .map(|a| a.clone())
-                .map_err(|_| DataFusionError::Internal("catalog lock poisoned".into()))?;
-            if let crate::exec::FileAccess::Within(_) = access {
-                // Where files are restricted, only names that look like paths are files: a
-                // misspelt table name is just unknown, not a refused file.
-                if !name.contains(['/', '.', '\\']) {
-                    return Ok(None);
-                }
-                access
-                    .check(name, "file")
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            if let Some(t) = self.external.table(name).await? {
+                return Ok(Some(t));
             }
-            return f.try_new(name).await;
+            // Paths (a Delta directory or loose files) only where the policy allows them.
+            if !self
+                .check_path(name)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?
+            {
+                return Ok(None);
+            }
+            if let Some(t) = self.external.path_table(name).await? {
+                return Ok(Some(t));
+            }
+            return match self.files.get() {
+                Some(f) => f.try_new(name).await,
+                None => Ok(None),
+            };
         }
         let dir = self.warehouse.table_dir(name);
         let table = open_delta(&dir, &VersionSpec::Latest).await.map_err(|e| {
@@ -173,7 +221,10 @@ impl SchemaProvider for WarehouseSchema {
         if let Some(t) = self.registered(name) {
             return Ok(Some(t.table_type()));
         }
-        Ok(self.warehouse.is_table(name).then_some(TableType::Base))
+        Ok(
+            (self.warehouse.is_table(name) || self.external.contains(name))
+                .then_some(TableType::Base),
+        )
     }
 
     fn register_table(
@@ -184,6 +235,12 @@ impl SchemaProvider for WarehouseSchema {
         if self.warehouse.is_table(&name) {
             return Err(DataFusionError::Plan(format!(
                 "'{name}' is already a Delta table of the warehouse; choose another name"
+            )));
+        }
+        if self.external.contains(&name) {
+            return Err(DataFusionError::Plan(format!(
+                "'{name}' is an external table of the warehouse; choose another name \
+                 (or DROP TABLE {name} first: its data stays)"
             )));
         }
         let mut m = self
@@ -202,6 +259,8 @@ impl SchemaProvider for WarehouseSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.registered(name).is_some() || self.warehouse.is_table(name)
+        self.registered(name).is_some()
+            || self.warehouse.is_table(name)
+            || self.external.contains(name)
     }
 }

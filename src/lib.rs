@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod error;
 pub mod exec;
+pub mod external;
 pub mod generate;
 pub mod ingest;
 mod parallel;

@@ -91,6 +91,10 @@ pub fn build_session(
     let files = Arc::new(DynamicListTableFactory::new(SessionStore::new()));
     files.session_store().with_state(ctx.state_weak_ref());
     schema.set_file_tables(files);
+    schema
+        .external()
+        .session_store()
+        .with_state(ctx.state_weak_ref());
 
     stockroom_udfs::register_all(&ctx);
     datafusion_functions_json::register_all(&mut ctx)?;

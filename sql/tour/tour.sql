@@ -1,9 +1,10 @@
 -- The stockroom SQL tour, run by `stockroom demo` on the bundled sample sales.
 -- ${day1} and ${day2} are the sample files the demo copied into landing/tour/.
 
--- 1. Raw files are tables too: register one per day.
-CREATE EXTERNAL TABLE raw_day1 STORED AS CSV LOCATION ${day1} OPTIONS ('format.has_header' 'true');
-CREATE EXTERNAL TABLE raw_day2 STORED AS CSV LOCATION ${day2} OPTIONS ('format.has_header' 'true');
+-- 1. Raw files are tables too: register one per day (recorded in the warehouse; OR REPLACE
+--    lets the tour run again).
+CREATE OR REPLACE EXTERNAL TABLE raw_day1 STORED AS CSV LOCATION ${day1} OPTIONS ('format.has_header' 'true');
+CREATE OR REPLACE EXTERNAL TABLE raw_day2 STORED AS CSV LOCATION ${day2} OPTIONS ('format.has_header' 'true');
 
 -- 2. A curated Delta table, partitioned by day, from the first day's file.
 CREATE OR REPLACE TABLE sales PARTITIONED BY (date) AS

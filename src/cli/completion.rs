@@ -58,6 +58,7 @@ pub const KEYWORDS: &[&str] = &[
     "CASE",
     "END",
     "table_changes",
+    "delta_scan",
 ];
 
 pub const META: &[&str] = &[

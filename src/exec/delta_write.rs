@@ -15,7 +15,6 @@ use deltalake::DeltaTable;
 use deltalake::protocol::SaveMode;
 use url::Url;
 
-use crate::catalog::{VersionSpec, open_delta};
 use crate::error::{Error, Result};
 use crate::exec::outcome::WriteReport;
 use crate::exec::parquet_props::writer_properties;
@@ -52,15 +51,10 @@ fn table_url(warehouse: &Warehouse, name: &str) -> Result<Url> {
         .map_err(|_| Error::Invalid(format!("not an absolute path: {}", dir.display())))
 }
 
-/// Opens a warehouse table for writing, or says it does not exist.
+/// Opens a table for writing: a warehouse table, or an external Delta table created
+/// writable; says why not otherwise (no such table, an external table of another engine).
 pub async fn open_target(warehouse: &Warehouse, name: &str) -> Result<DeltaTable> {
-    if !warehouse.is_table(name) {
-        return Err(Error::TableNotFound {
-            name: name.into(),
-            warehouse: warehouse.root().display().to_string(),
-        });
-    }
-    open_delta(&warehouse.table_dir(name), &VersionSpec::Latest).await
+    crate::external::open_writable(warehouse, name).await
 }
 
 /// How CREATE TABLE treats an existing table.
@@ -82,6 +76,12 @@ pub async fn create_table(
     partition_by: Vec<String>,
     properties: BTreeMap<String, String>,
 ) -> Result<WriteReport> {
+    if crate::external::get(warehouse, name)?.is_some() {
+        return Err(Error::Invalid(format!(
+            "'{name}' is an external table; choose another name for the warehouse table \
+             (or DROP TABLE {name} first: that forgets the external table, its data stays)"
+        )));
+    }
     let exists = warehouse.is_table(name);
     if exists && mode == CreateMode::IfNotExists {
         return Ok(WriteReport {

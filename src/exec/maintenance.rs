@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::exec::delta_write::open_target;
 use crate::exec::outcome::{Outcome, WriteReport};
 use crate::exec::parquet_props::writer_properties;
+use crate::external::{self, delta_dir, open_readable};
 use crate::sql::command::Command;
 use crate::warehouse::Warehouse;
 
@@ -101,6 +102,14 @@ pub async fn run(ctx: &SessionContext, warehouse: &Warehouse, cmd: Command) -> R
         Command::History { table, limit } => history(warehouse, &table, limit).await,
         Command::Describe { table } => describe(warehouse, &table).await,
         Command::Drop { table, if_exists } => {
+            if !warehouse.is_table(&table)
+                && let Some(gone) = external::forget(warehouse, &table)?
+            {
+                return Ok(Outcome::Message(format!(
+                    "forgot external table {table} (its data at {} is untouched)",
+                    gone.location
+                )));
+            }
             if !warehouse.is_table(&table) {
                 if if_exists {
                     return Ok(Outcome::Message(format!(
@@ -122,7 +131,7 @@ pub async fn run(ctx: &SessionContext, warehouse: &Warehouse, cmd: Command) -> R
 
 /// One row per commit, newest first: version, timestamp, operation, parameters, metrics.
 pub async fn history(warehouse: &Warehouse, table: &str, limit: Option<usize>) -> Result<Outcome> {
-    let t = open_target(warehouse, table).await?;
+    let t = open_readable(warehouse, table, &VersionSpec::Latest).await?;
     let current = t.version().unwrap_or(0);
     let infos: Vec<_> = t.history(limit).try_collect().await?;
     let mut versions = Vec::new();
@@ -169,22 +178,42 @@ pub async fn history(warehouse: &Warehouse, table: &str, limit: Option<usize>) -
 }
 
 /// `\\d`: one row per warehouse table with its version, files, rows (from the Delta file
-/// statistics, no data read), size and last commit.
+/// statistics, no data read), size and last commit; then the external tables, whose format
+/// says `external` and whose `location` says where their data is.
 pub async fn list_tables(warehouse: &Warehouse) -> Result<Outcome> {
+    let mut listed: Vec<(String, String, Option<String>)> = warehouse
+        .table_names()
+        .into_iter()
+        .map(|n| (n, "delta".to_string(), None))
+        .collect();
+    for e in external::load(warehouse)? {
+        let format = format!("external {}", e.format.to_ascii_lowercase());
+        listed.push((e.name, format, Some(e.location)));
+    }
+    let mut formats = Vec::new();
+    let mut locations = Vec::new();
     let mut names = Vec::new();
     let mut versions = Vec::new();
     let mut files = Vec::new();
     let mut rows = Vec::new();
     let mut bytes = Vec::new();
     let mut last = Vec::new();
-    for name in warehouse.table_names() {
-        let Ok(t) = open_target(warehouse, &name).await else {
+    for (name, format, location) in listed {
+        let is_delta = format.ends_with("delta");
+        formats.push(format);
+        locations.push(location);
+        let opened = match is_delta {
+            true => open_readable(warehouse, &name, &VersionSpec::Latest).await,
+            false => Err(Error::Invalid("not a Delta table".into())),
+        };
+        let Ok(t) = opened else {
+            let note = is_delta.then(|| "unreadable Delta log".to_string());
             names.push(name);
             versions.push(None);
             files.push(None);
             rows.push(None);
             bytes.push(None);
-            last.push(Some("unreadable Delta log".to_string()));
+            last.push(note);
             continue;
         };
         let snap = t.snapshot()?;
@@ -210,18 +239,19 @@ pub async fn list_tables(warehouse: &Warehouse) -> Result<Outcome> {
         Field::new("rows", DataType::UInt64, true),
         Field::new("bytes", DataType::UInt64, true),
         Field::new("last_commit", DataType::Utf8, true),
+        Field::new("location", DataType::Utf8, true),
     ]));
-    let n = names.len();
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
             Arc::new(StringArray::from(names)),
-            Arc::new(StringArray::from(vec!["delta"; n])),
+            Arc::new(StringArray::from(formats)),
             Arc::new(UInt64Array::from(versions)),
             Arc::new(UInt64Array::from(files)),
             Arc::new(UInt64Array::from(rows)),
             Arc::new(UInt64Array::from(bytes)),
             Arc::new(StringArray::from(last)),
+            Arc::new(StringArray::from(locations)),
         ],
     )?;
     Ok(Outcome::Rows {
@@ -232,7 +262,10 @@ pub async fn list_tables(warehouse: &Warehouse) -> Result<Outcome> {
 
 /// Facts about a table as (property, value) rows, then its columns.
 pub async fn describe(warehouse: &Warehouse, table: &str) -> Result<Outcome> {
-    let t = open_target(warehouse, table).await?;
+    let t = open_readable(warehouse, table, &VersionSpec::Latest).await?;
+    let (location, external) = delta_dir(warehouse, table)?
+        .map(|(d, e)| (d.display().to_string(), e))
+        .unwrap_or_default();
     let snap = t.snapshot()?;
     let schema = snap.snapshot().arrow_schema();
     let partitions: Vec<String> = snap.metadata().partition_columns().to_vec();
@@ -257,9 +290,14 @@ pub async fn describe(warehouse: &Warehouse, table: &str) -> Result<Outcome> {
         ("# partitioned by", partitions.join(", ")),
         ("# files", files.num_files().to_string()),
         ("# bytes", bytes.to_string()),
+        ("# location", location),
         (
-            "# location",
-            warehouse.table_dir(table).display().to_string(),
+            "# external",
+            match &external {
+                Some(e) if e.writable => "yes, writable".to_string(),
+                Some(_) => "yes, read-only".to_string(),
+                None => "no".to_string(),
+            },
         ),
         ("# last commit", last_commit(&t).await?),
     ] {
@@ -295,7 +333,7 @@ pub async fn changes(
     start: u64,
     end: Option<u64>,
 ) -> Result<Vec<RecordBatch>> {
-    let t = open_target(warehouse, table).await?;
+    let t = open_readable(warehouse, table, &VersionSpec::Latest).await?;
     let mut b = t.scan_cdf().with_starting_version(start);
     if let Some(e) = end {
         b = b.with_ending_version(e);

@@ -33,6 +33,7 @@ pub use policy::{FileAccess, Policy};
 
 use crate::catalog::{WarehouseSchema, delta_provider, open_delta};
 use crate::error::{Error, Result};
+use crate::external;
 use crate::session::{SessionOptions, build_session};
 use crate::sql::command::{Command, parse_command};
 use crate::sql::rewrite::{CreateOptions, PinnedRef, extract_create_options, pin_references};
@@ -294,11 +295,33 @@ impl Executor {
 
         let plan = state.statement_to_plan(stmt).await?;
         self.policy.check_plan(&plan, &kind)?;
+        if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(c)) = &plan {
+            // Recorded in the warehouse, not only in this session (see crate::external).
+            return external::create(&state, &self.warehouse, c, &sql, dry_run)
+                .await
+                .map(Streamed::Done);
+        }
         let plan = match params {
             Some(p) => plan.with_param_values(p)?,
             None => plan,
         };
-        self.run_plan(plan, create_opts, mode).await
+        let show_tables =
+            kind == "SHOW" && tokens.iter().filter_map(keyword).nth(1).as_deref() == Some("TABLES");
+        // SHOW TABLES is relabelled after it ran: collected, never streamed.
+        let mode = if show_tables && mode == Mode::Stream {
+            Mode::Collect
+        } else {
+            mode
+        };
+        match self.run_plan(plan, create_opts, mode).await? {
+            Streamed::Done(Outcome::Rows { schema, batches }) if show_tables => {
+                Ok(Streamed::Done(Outcome::Rows {
+                    schema,
+                    batches: external::mark_external(&self.warehouse, batches)?,
+                }))
+            }
+            outcome => Ok(outcome),
+        }
     }
 
     /// Plans a statement without running it (the Postgres server's Describe): the columns
@@ -425,6 +448,9 @@ impl Executor {
             LogicalPlan::Ddl(d) => Some(d.name().to_string()),
             _ => None,
         };
+        if let Some(name) = &insert_target {
+            external::check_writable(&self.warehouse, name)?;
+        }
         // The Delta provider's INSERT commit carries no metrics: count files around it.
         let files_before = match &insert_target {
             Some(name) if self.warehouse.is_table(name) => Some(self.file_count(name).await?),
@@ -486,7 +512,7 @@ impl Executor {
 
     async fn run_command(&self, cmd: Command, dry_run: bool) -> Result<Outcome> {
         if let Command::Describe { table } = &cmd
-            && !self.warehouse.is_table(table)
+            && external::delta_dir(&self.warehouse, table)?.is_none()
         {
             // Not a Delta table (a registered file or view): DataFusion describes it.
             let df = self.ctx.sql(&format!("DESCRIBE \"{table}\"")).await?;
@@ -505,15 +531,25 @@ impl Executor {
     async fn register_pinned(&self, name: &str, r: &PinnedRef) -> Result<()> {
         let provider = match r {
             PinnedRef::Version { table, spec } => {
-                if !self.warehouse.is_table(table) {
-                    return Err(Error::TableNotFound {
-                        name: table.clone(),
-                        warehouse: self.warehouse.root().display().to_string(),
-                    });
-                }
-                let t = open_delta(&self.warehouse.table_dir(table), spec)
+                // Warehouse tables and external Delta tables alike.
+                let t = match external::open_readable(&self.warehouse, table, spec).await {
+                    Err(e @ Error::TableNotFound { .. }) => return Err(e),
+                    other => other.map_err(|e| Error::Invalid(format!("{table} {spec:?}: {e}")))?,
+                };
+                delta_provider(&t).await?
+            }
+            PinnedRef::Path { path, spec } => {
+                // The server's --allow-files applies to a Delta table read by path too.
+                self.schema.file_access().check(path, "delta_scan")?;
+                let dir = external::local_path(path).filter(|d| d.join("_delta_log").is_dir());
+                let dir = dir.ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "delta_scan('{path}'): no Delta table there (no _delta_log/ directory)"
+                    ))
+                })?;
+                let t = open_delta(&dir, spec)
                     .await
-                    .map_err(|e| Error::Invalid(format!("{table} {spec:?}: {e}")))?;
+                    .map_err(|e| Error::Invalid(format!("delta_scan('{path}') {spec:?}: {e}")))?;
                 delta_provider(&t).await?
             }
             PinnedRef::Changes { table, start, end } => {
@@ -523,7 +559,12 @@ impl Executor {
                     Some(b) => b.schema(),
                     None => {
                         // No change rows: still give the query the right columns.
-                        let t = delta_write::open_target(&self.warehouse, table).await?;
+                        let t = external::open_readable(
+                            &self.warehouse,
+                            table,
+                            &crate::catalog::VersionSpec::Latest,
+                        )
+                        .await?;
                         let mut fields: Vec<_> = t
                             .snapshot()?
                             .snapshot()

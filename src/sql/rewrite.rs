@@ -6,6 +6,9 @@
 //!   the current version.
 //! - **Change data feed.** `table_changes('t', from [, to])` becomes a reference to the
 //!   loaded change rows.
+//! - **Delta tables by path.** `delta_scan('dir' [, version | 'timestamp'])` and
+//!   `'dir' VERSION AS OF n` become a reference to that Delta table (at that version), read
+//!   through its log.
 //! - **CREATE TABLE options.** `PARTITIONED BY (cols)`, `TBLPROPERTIES (…)` and `USING DELTA`
 //!   are taken out of `CREATE TABLE` and returned; DataFusion plans the rest.
 
@@ -29,6 +32,8 @@ pub enum PinnedRef {
         start: u64,
         end: Option<u64>,
     },
+    /// The Delta table in a directory named by path, at a version.
+    Path { path: String, spec: VersionSpec },
 }
 
 /// `(name the statement now uses, what it stands for)`.
@@ -127,7 +132,29 @@ pub fn pin_references(toks: &[Token]) -> Result<(Vec<Token>, Pinned)> {
             i = end;
             continue;
         }
+        // delta_scan('dir' [, version | 'timestamp'])
+        if keyword(&toks[i]).as_deref() == Some("DELTA_SCAN")
+            && let Some((r, end)) = match_delta_scan(toks, i)?
+        {
+            let name = format!("__path_{}", pinned.len());
+            out.push(ident(&name));
+            pinned.push((name, r));
+            i = end;
+            continue;
+        }
         if let Some((spec, end)) = match_time_travel(toks, i)? {
+            // `'dir' VERSION AS OF n`: a Delta table named by its path.
+            if let Some(k) = prev_non_blank(&out, out.len())
+                && let Token::SingleQuotedString(path) = &out[k]
+            {
+                let path = path.clone();
+                out.truncate(k);
+                let name = format!("__path_{}", pinned.len());
+                out.push(ident(&name));
+                pinned.push((name, PinnedRef::Path { path, spec }));
+                i = end;
+                continue;
+            }
             // The table name is the word (or dotted words) just before the clause.
             let name_end = prev_non_blank(&out, out.len());
             let table = name_end.and_then(|k| word_name(&out[k]));
@@ -165,8 +192,9 @@ pub fn pin_references(toks: &[Token]) -> Result<(Vec<Token>, Pinned)> {
     Ok((out, pinned))
 }
 
-fn match_table_changes(toks: &[Token], i: usize) -> Result<Option<(PinnedRef, usize)>> {
-    let usage = "table_changes('table', start_version [, end_version])";
+/// The arguments of `name(a, b, …)` starting at the name's index `i`, each a single token,
+/// and the index after `)`. None when no `(` follows (then it is not a call).
+fn call_args(toks: &[Token], i: usize, usage: &str) -> Result<Option<(Vec<Token>, usize)>> {
     let Some(open) = next_non_blank(toks, i + 1) else {
         return Ok(None);
     };
@@ -191,6 +219,38 @@ fn match_table_changes(toks: &[Token], i: usize) -> Result<Option<(PinnedRef, us
             }
         }
     }
+    Ok(Some((args, k)))
+}
+
+fn match_delta_scan(toks: &[Token], i: usize) -> Result<Option<(PinnedRef, usize)>> {
+    let usage = "delta_scan('path' [, version | 'timestamp'])";
+    let Some((args, k)) = call_args(toks, i, usage)? else {
+        return Ok(None);
+    };
+    let path = match args.first() {
+        Some(Token::SingleQuotedString(s)) => s.clone(),
+        _ => return Err(Error::Sql(format!("syntax: {usage}"))),
+    };
+    let spec = match args.get(1) {
+        None => VersionSpec::Latest,
+        Some(Token::Number(n, _)) => VersionSpec::Version(
+            n.parse::<u64>()
+                .map_err(|_| Error::Sql(format!("{usage}: '{n}' is not a version")))?,
+        ),
+        Some(Token::SingleQuotedString(s)) => VersionSpec::Timestamp(s.clone()),
+        Some(t) => return Err(Error::Sql(format!("{usage}: '{t}' is not a version"))),
+    };
+    if args.len() > 2 {
+        return Err(Error::Sql(format!("syntax: {usage}")));
+    }
+    Ok(Some((PinnedRef::Path { path, spec }, k)))
+}
+
+fn match_table_changes(toks: &[Token], i: usize) -> Result<Option<(PinnedRef, usize)>> {
+    let usage = "table_changes('table', start_version [, end_version])";
+    let Some((args, k)) = call_args(toks, i, usage)? else {
+        return Ok(None);
+    };
     let table = match args.first() {
         Some(Token::SingleQuotedString(s)) => s.clone(),
         Some(t) => word_name(t).ok_or_else(|| Error::Sql(format!("syntax: {usage}")))?,
@@ -379,6 +439,36 @@ mod tests {
         let (t, _) =
             pin_references(&tokenize("SELECT CAST(x AS TIMESTAMP) FROM t").unwrap()).unwrap();
         assert_eq!(render(&t), "SELECT CAST(x AS TIMESTAMP) FROM t");
+    }
+
+    #[test]
+    fn delta_tables_by_path() {
+        let (t, p) = pin_references(
+            &tokenize("SELECT count(*) FROM delta_scan('/d/t', 2) s WHERE s.x > 1").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            render(&t),
+            "SELECT count(*) FROM \"__path_0\" s WHERE s.x > 1"
+        );
+        assert_eq!(
+            p[0].1,
+            PinnedRef::Path {
+                path: "/d/t".into(),
+                spec: VersionSpec::Version(2)
+            }
+        );
+        let (t, p) =
+            pin_references(&tokenize("SELECT * FROM 'd/t/' VERSION AS OF 0").unwrap()).unwrap();
+        assert_eq!(render(&t), "SELECT * FROM \"__path_0\"");
+        assert_eq!(
+            p[0].1,
+            PinnedRef::Path {
+                path: "d/t/".into(),
+                spec: VersionSpec::Version(0)
+            }
+        );
+        assert!(pin_references(&tokenize("SELECT * FROM delta_scan(1)").unwrap()).is_err());
     }
 
     #[test]

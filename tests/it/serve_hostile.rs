@@ -337,6 +337,15 @@ fn files_by_path_are_off_unless_a_directory_is_allowed() {
         format!("SELECT * FROM '{}'", s.outside.join("secret.csv").display()),
         "SELECT count(*) FROM '/'".to_string(),
         format!("SELECT * FROM '{}'", allowed.join("ok.csv").display()),
+        // A Delta table by path, or through delta_scan, is a file read too.
+        format!(
+            "SELECT count(*) FROM '{}'",
+            s.wh.path().join("tables/sales").display()
+        ),
+        format!(
+            "SELECT count(*) FROM delta_scan('{}')",
+            s.wh.path().join("tables/sales").display()
+        ),
     ] {
         let err = verbose_error(&closed, &sql);
         assert!(err.contains("42501"), "{sql}: {err}");
