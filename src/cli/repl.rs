@@ -407,6 +407,7 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
         completion_words(shell),
         shell.exec.warehouse().clone(),
     )));
+    super::paste::bind(&mut editor);
     let history = history_path();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
