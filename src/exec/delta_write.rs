@@ -55,10 +55,7 @@ fn table_url(warehouse: &Warehouse, name: &str) -> Result<Url> {
 /// Opens a warehouse table for writing, or says it does not exist.
 pub async fn open_target(warehouse: &Warehouse, name: &str) -> Result<DeltaTable> {
     if !warehouse.is_table(name) {
-        return Err(Error::TableNotFound {
-            name: name.into(),
-            warehouse: warehouse.root().display().to_string(),
-        });
+        return Err(Error::table_not_found(name, warehouse));
     }
     open_delta(&warehouse.table_dir(name), &VersionSpec::Latest).await
 }

@@ -169,12 +169,17 @@ impl Executor {
 
     /// Executes one statement (no trailing `;` needed).
     pub async fn execute(&self, sql: &str) -> Result<Outcome> {
-        self.run(sql, false).await
+        self.run(sql, false).await.map_err(|e| self.explain(e))
     }
 
     /// Parses and plans one statement without executing or writing anything.
     pub async fn plan_only(&self, sql: &str) -> Result<Outcome> {
-        self.run(sql, true).await
+        self.run(sql, true).await.map_err(|e| self.explain(e))
+    }
+
+    /// A missing table's error names the nearest existing ones ("did you mean").
+    fn explain(&self, e: Error) -> Error {
+        crate::suggest::enrich(e, &self.ctx, &self.warehouse)
     }
 
     async fn run(&self, sql: &str, dry_run: bool) -> Result<Outcome> {
@@ -238,6 +243,10 @@ impl Executor {
     /// Plans a statement without running it (the Postgres server's Describe): the columns
     /// it returns and the types of its `$n` parameters, where planning can tell.
     pub async fn describe(&self, sql: &str) -> Result<Described> {
+        self.describe_plan(sql).await.map_err(|e| self.explain(e))
+    }
+
+    async fn describe_plan(&self, sql: &str) -> Result<Described> {
         let unknown = Described::default();
         let tokens = tokenize(sql)?;
         if parse_command(&tokens)?.is_some() {
@@ -431,10 +440,7 @@ impl Executor {
         let provider = match r {
             PinnedRef::Version { table, spec } => {
                 if !self.warehouse.is_table(table) {
-                    return Err(Error::TableNotFound {
-                        name: table.clone(),
-                        warehouse: self.warehouse.root().display().to_string(),
-                    });
+                    return Err(Error::table_not_found(table, &self.warehouse));
                 }
                 let t = open_delta(&self.warehouse.table_dir(table), spec)
                     .await
