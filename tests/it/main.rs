@@ -8,6 +8,7 @@ mod front_ends;
 mod inventory;
 mod inventory_ops;
 mod pipelines;
+mod readme_claims;
 mod serve;
 mod shell;
 mod stream;
