@@ -445,7 +445,14 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
         editor = ed;
         match read {
             Ok(line) => {
-                if buffer.is_empty() && line.trim_start().starts_with('\\') {
+                // A blank line between statements (common in pasted scripts) does not start
+                // a statement, so a meta-command after it is still one.
+                if buffer.trim().is_empty() && line.trim().is_empty() {
+                    buffer.clear();
+                    continue;
+                }
+                if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
+                    buffer.clear();
                     let _ = editor.add_history_entry(line.as_str());
                     if !shell.meta(line.trim()).await {
                         break;

@@ -133,6 +133,14 @@ fn pasted_script_runs_every_statement_plain_and_bracketed() {
     p.exp_string("CREATE TABLE bracketed: 2 inserted").unwrap();
     p.exp_string("INSERT bracketed: 1 inserted").unwrap();
     p.exp_string("3003").unwrap();
+
+    // A blank line after a statement does not swallow the meta-command that follows it.
+    p.send(
+        "\x1b[200~SELECT 1 AS first;\n\n\\format csv\nSELECT 'after meta' AS second;\n\x1b[201~",
+    )
+    .unwrap();
+    p.flush().unwrap();
+    p.exp_string("second\r\nafter meta").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
 
