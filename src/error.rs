@@ -15,9 +15,16 @@ pub enum Error {
     #[error("unsupported: {0}")]
     Unsupported(String),
 
-    /// A table name that is not in the warehouse catalog.
-    #[error("table '{name}' not found in warehouse {warehouse} (see SHOW TABLES)")]
-    TableNotFound { name: String, warehouse: String },
+    /// A table name that is not in the warehouse catalog, with the nearest existing names.
+    #[error(
+        "table '{name}' not found in warehouse {warehouse}{} (SHOW TABLES lists them)",
+        crate::suggest::did_you_mean(did_you_mean)
+    )]
+    TableNotFound {
+        name: String,
+        warehouse: String,
+        did_you_mean: Vec<String>,
+    },
 
     /// `${name}` used in SQL without a `--var name=…` or `\set name …`.
     #[error("undefined variable ${{{0}}}: pass --var {0}=VALUE (or \\set {0} VALUE in the REPL)")]
@@ -53,11 +60,12 @@ pub enum Error {
     #[error(transparent)]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
 
-    #[error("{context}: {source}")]
+    /// The OS error is part of the message and deliberately not the error's `source()`:
+    /// printing the chain (anyhow's `{:#}`) would repeat it.
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error(transparent)]
@@ -65,10 +73,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// `name` is not a table of `warehouse`; suggests the nearest ones.
+    pub fn table_not_found(name: &str, warehouse: &crate::warehouse::Warehouse) -> Self {
+        let tables = warehouse.table_names();
+        Error::TableNotFound {
+            name: name.to_string(),
+            warehouse: warehouse.root().display().to_string(),
+            did_you_mean: crate::suggest::nearest(name, tables.iter().map(String::as_str)),
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            cause: source,
         }
     }
 }

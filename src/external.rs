@@ -188,10 +188,7 @@ pub fn delta_dir(
 }
 
 fn not_found(warehouse: &Warehouse, name: &str) -> Error {
-    Error::TableNotFound {
-        name: name.into(),
-        warehouse: warehouse.root().display().to_string(),
-    }
+    Error::table_not_found(name, warehouse)
 }
 
 /// Opens a Delta table to read it (history, changes, DESCRIBE, time travel): warehouse

@@ -19,6 +19,7 @@ pub mod session;
 pub mod signal;
 pub mod sql;
 pub mod stream;
+pub mod suggest;
 pub mod warehouse;
 
 pub use error::{Error, Result};

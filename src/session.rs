@@ -68,7 +68,15 @@ pub fn build_session(
     }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
-        runtime = runtime.with_memory_limit(limit, 1.0);
+        // A fair pool: each spilling operator (a sort per partition) gets its share and
+        // spills at it. With the default greedy pool one partition's sort took the whole
+        // limit and the next one failed ("Failed to allocate") instead of spilling.
+        use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN),
+        );
+        runtime = runtime.with_memory_pool(Arc::new(pool));
     }
     let runtime = runtime.build_arc()?;
     let state = SessionStateBuilder::new()

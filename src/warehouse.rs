@@ -14,8 +14,15 @@ impl Warehouse {
     /// Opens (and creates if needed) the warehouse rooted at `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref();
-        std::fs::create_dir_all(root.join("tables"))
-            .map_err(|e| Error::io(format!("cannot create warehouse at {}", root.display()), e))?;
+        std::fs::create_dir_all(root.join("tables")).map_err(|e| {
+            Error::io(
+                format!(
+                    "cannot create warehouse at {} (give --warehouse a directory you can write)",
+                    root.display()
+                ),
+                e,
+            )
+        })?;
         let root = std::fs::canonicalize(root)
             .map_err(|e| Error::io(format!("cannot open warehouse {}", root.display()), e))?;
         Ok(Self { root })

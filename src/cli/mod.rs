@@ -6,6 +6,7 @@ mod completion;
 mod demo;
 mod dq;
 mod generate;
+mod paste;
 mod pipeline;
 mod query;
 mod repl;
@@ -17,7 +18,6 @@ mod stream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use stockroom::session::{SessionOptions, parse_memory_limit};
 use stockroom::{Executor, Warehouse};
@@ -84,8 +84,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         target_partitions: None,
     };
     let open = |path: &PathBuf| -> anyhow::Result<Executor> {
-        let wh = Warehouse::open(path)
-            .with_context(|| format!("opening warehouse {}", path.display()))?;
+        // The library's error already names the directory and the OS error.
+        let wh = Warehouse::open(path)?;
         Ok(Executor::new(wh, &opts)?)
     };
     match args.command {

@@ -243,9 +243,7 @@ impl Shell {
                 Ok(f) => self.output = Some(f),
                 Err(e) => self.report_error(format!("cannot write {file}: {e}")),
             },
-            _ => self.report_error(format!(
-                "unknown or incomplete command '{line}'; \\? lists them"
-            )),
+            _ => self.report_error(unknown_meta(cmd, line)),
         }
         true
     }
@@ -296,6 +294,19 @@ pub async fn run(exec: Executor) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// The message for a meta-command that is misspelt (with the nearest ones) or lacks arguments.
+fn unknown_meta(cmd: &str, line: &str) -> String {
+    const ALIASES: &[&str] = &["\\quit", "\\help", "\\h", "\\dt"];
+    if META.contains(&cmd) || ALIASES.contains(&cmd) {
+        return format!("{cmd}: wrong or missing arguments in '{line}'; \\? shows its usage");
+    }
+    let near = stockroom::suggest::nearest(cmd, META.iter().copied());
+    format!(
+        "unknown command '{cmd}'{} (\\? lists them)",
+        stockroom::suggest::did_you_mean(&near)
+    )
 }
 
 /// `\df`: every function with its description, stockroom's UDFs first.
@@ -407,6 +418,7 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
         completion_words(shell),
         shell.exec.warehouse().clone(),
     )));
+    super::paste::bind(&mut editor);
     let history = history_path();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -433,7 +445,14 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
         editor = ed;
         match read {
             Ok(line) => {
-                if buffer.is_empty() && line.trim_start().starts_with('\\') {
+                // A blank line between statements (common in pasted scripts) does not start
+                // a statement, so a meta-command after it is still one.
+                if buffer.trim().is_empty() && line.trim().is_empty() {
+                    buffer.clear();
+                    continue;
+                }
+                if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
+                    buffer.clear();
                     let _ = editor.add_history_entry(line.as_str());
                     if !shell.meta(line.trim()).await {
                         break;

@@ -116,10 +116,7 @@ pub async fn run(ctx: &SessionContext, warehouse: &Warehouse, cmd: Command) -> R
                         "table {table} does not exist, skipped"
                     )));
                 }
-                return Err(Error::TableNotFound {
-                    name: table,
-                    warehouse: warehouse.root().display().to_string(),
-                });
+                return Err(Error::table_not_found(&table, warehouse));
             }
             let dir = warehouse.table_dir(&table);
             std::fs::remove_dir_all(&dir)

@@ -195,7 +195,11 @@ impl Executor {
 
     /// Executes one statement (no trailing `;` needed).
     pub async fn execute(&self, sql: &str) -> Result<Outcome> {
-        match self.run(sql, Mode::Collect, None).await? {
+        match self
+            .run(sql, Mode::Collect, None)
+            .await
+            .map_err(|e| self.explain(e))?
+        {
             Streamed::Done(o) => Ok(o),
             Streamed::Rows(_) => Err(Error::Invalid(
                 "internal: a collected statement returned a stream".into(),
@@ -211,15 +215,26 @@ impl Executor {
         sql: &str,
         params: Option<datafusion::common::ParamValues>,
     ) -> Result<Streamed> {
-        self.run(sql, Mode::Stream, params).await
+        self.run(sql, Mode::Stream, params)
+            .await
+            .map_err(|e| self.explain(e))
     }
 
     /// Parses and plans one statement without executing or writing anything.
     pub async fn plan_only(&self, sql: &str) -> Result<Outcome> {
-        match self.run(sql, Mode::DryRun, None).await? {
+        match self
+            .run(sql, Mode::DryRun, None)
+            .await
+            .map_err(|e| self.explain(e))?
+        {
             Streamed::Done(o) => Ok(o),
             Streamed::Rows(_) => Ok(Outcome::Message("planned".into())),
         }
+    }
+
+    /// A missing table's error names the nearest existing ones ("did you mean").
+    fn explain(&self, e: Error) -> Error {
+        crate::suggest::enrich(e, &self.ctx, &self.warehouse)
     }
 
     async fn run(
@@ -327,6 +342,10 @@ impl Executor {
     /// Plans a statement without running it (the Postgres server's Describe): the columns
     /// it returns and the types of its `$n` parameters, where planning can tell.
     pub async fn describe(&self, sql: &str) -> Result<Described> {
+        self.describe_plan(sql).await.map_err(|e| self.explain(e))
+    }
+
+    async fn describe_plan(&self, sql: &str) -> Result<Described> {
         let unknown = Described::default();
         let tokens = tokenize(sql)?;
         check_placeholders(&tokens)?;

@@ -231,6 +231,34 @@ mod tests {
         parse(line).expect_err("should be rejected")
     }
 
+    /// The stream follows the one timestamp grammar (README, "Timestamps"), like the pipelines.
+    #[test]
+    fn timestamps_follow_the_documented_grammar() {
+        let event = |ts: &str| {
+            format!(
+                r#"{{"event_type": "product_added", "product": {{"product_id": "P1", "product_name": "x", "quantity": 1, "timestamp": "{ts}"}}}}"#
+            )
+        };
+        for ok in [
+            "2023-07-22T08:15:33Z",
+            "2023-07-22 10:15:33+02:00",
+            "2023-07-22 08:15:33 UTC",
+        ] {
+            assert_eq!(
+                parse(&event(ok)).map(|e| e.timestamp),
+                Ok(Some(1_690_013_733_000_000)),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "2023-07-22",
+            "2023-07-22 10:15:33+0200",
+            "2023-07-22 08:15:33 utc",
+        ] {
+            assert_eq!(codes(&event(bad)), ["BAD_TIMESTAMP:timestamp"], "{bad}");
+        }
+    }
+
     #[test]
     fn valid_events_of_each_type() {
         let e = parse(r#"{"event_type": "product_added", "product": {"product_id": "P42", "product_name": "Tablet", "quantity": 15, "timestamp": "2023-07-22 08:15:33"}}"#).unwrap();

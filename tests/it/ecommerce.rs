@@ -176,3 +176,64 @@ fn readme_kpi_queries_run_on_the_sample() {
         "category,revenue\nJeans,95.0\nUnknown,19.0\nweek,orders,avg_daily_return_rate\n2024-03-11T00:00:00,4,16.67\n"
     );
 }
+
+/// The timestamp grammar (README, "Timestamps") as the pipeline applies it: each accepted form
+/// stages with its UTC value, each form outside it is `BAD_TIMESTAMP:created_at`.
+#[test]
+fn created_at_follows_the_documented_timestamp_grammar() {
+    let wh = Wh::new();
+    let landing = wh.path().join("landing/ecommerce");
+    std::fs::create_dir_all(&landing).unwrap();
+    let lines = [
+        "order_id,user_id,status,created_at,returned_at,shipped_at,delivered_at,num_of_item",
+        "1,7,Complete,2024-03-15T10:00:00Z,,,,1",
+        "2,7,Complete,2024-03-15 10:00:00 UTC,,,,1",
+        "3,7,Complete,2024-03-15 10:00:00.250000UTC,,,,1",
+        "4,7,Complete,2024-03-15 15:30:00+05:30,,,,1",
+        "5,7,Complete,2024-03-15 05:00:00 -05,,,,1",
+        "6,7,Complete,2024-03-15 10:00:00,,,,1",
+        "7,7,Complete,2024-03-15,,,,1",
+        "8,7,Complete,2024-03-15 10:00:00+0530,,,,1",
+        "9,7,Complete,2024-03-15 01:00:00 utc,,,,1",
+        "10,7,Complete,2024-03-15t10:00:00z,,,,1",
+    ];
+    std::fs::write(
+        landing.join("orders_2024-03-15.csv"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+    let s = run_ok(&wh, "ecommerce");
+    assert_eq!(s["totals"]["rows_valid"], 6, "{s}");
+    assert_eq!(
+        table(
+            &wh,
+            "SELECT line_number, array_to_string(reasons, '|') FROM rejects \
+             WHERE pipeline = 'ecommerce' ORDER BY line_number"
+        ),
+        strs(&[
+            ["8", "BAD_TIMESTAMP:created_at"],
+            ["9", "BAD_TIMESTAMP:created_at"],
+            ["10", "BAD_TIMESTAMP:created_at"],
+            ["11", "BAD_TIMESTAMP:created_at"],
+        ])
+    );
+    assert_eq!(
+        table(
+            &wh,
+            "SELECT order_id, CAST(created_at AS VARCHAR) FROM stg_orders ORDER BY order_id"
+        ),
+        strs(&[
+            ["1", "2024-03-15T10:00:00Z"],
+            ["2", "2024-03-15T10:00:00Z"],
+            ["3", "2024-03-15T10:00:00.250Z"],
+            ["4", "2024-03-15T10:00:00Z"],
+            ["5", "2024-03-15T10:00:00Z"],
+            ["6", "2024-03-15T10:00:00Z"],
+            // Staging keeps every keyed row; a rejected timestamp stages as NULL.
+            ["7", ""],
+            ["8", ""],
+            ["9", ""],
+            ["10", ""],
+        ])
+    );
+}

@@ -200,3 +200,78 @@ fn demo_computes_the_hand_checked_kpis() {
     wh.cmd().arg("demo").assert().success();
     assert_eq!(rows(&wh.csv("SELECT count(*) FROM sales")), [["8"]]);
 }
+
+/// A misspelt table, column, function or meta-command names the nearest existing ones, in
+/// `query`, `run-sql` and the shell alike (the executor's error text carries it).
+#[test]
+fn misspelt_names_suggest_the_nearest_ones() {
+    let wh = Wh::new();
+    wh.ok("CREATE TABLE order_kpis AS SELECT DATE '2024-03-15' AS order_date, 3 AS total_orders");
+    wh.ok("CREATE TABLE category_kpis AS SELECT 'Jeans' AS category");
+
+    let err = wh.fails("SELECT * FROM order_kpi");
+    assert!(
+        err.contains("table 'order_kpi' not found") && err.contains("did you mean 'order_kpis'?"),
+        "{err}"
+    );
+    let err = wh.fails("SELECT total_order FROM order_kpis");
+    assert!(
+        err.contains("No field named total_order. Did you mean 'order_kpis.total_orders'?"),
+        "{err}"
+    );
+    let err = wh.fails("SELECT parse_tss('2024-03-15 00:00:00')");
+    assert!(err.contains("Did you mean 'parse_ts'?"), "{err}");
+    let err = wh.fails("DELETE FROM categry_kpis WHERE true");
+    assert!(err.contains("did you mean 'category_kpis'?"), "{err}");
+    // Nothing close: no guess.
+    let err = wh.fails("SELECT * FROM inventory");
+    assert!(!err.contains("did you mean"), "{err}");
+
+    let script = wh.dir.path().join("typo.sql");
+    std::fs::write(&script, "SELECT count(*) FROM ordr_kpis;\n").unwrap();
+    wh.cmd()
+        .arg("run-sql")
+        .arg(&script)
+        .assert()
+        .failure()
+        .stderr(contains("typo.sql:1:"))
+        .stderr(contains("did you mean 'order_kpis'?"));
+
+    let out = wh
+        .cmd()
+        .write_stdin("SELECT * FROM order_kpi;\n\\histroy order_kpis\n\\pipeline\n")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean 'order_kpis'?"), "{stderr}");
+    assert!(
+        stderr.contains("unknown command '\\histroy'; did you mean '\\history'?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\\pipeline: wrong or missing arguments"),
+        "{stderr}"
+    );
+}
+
+/// A warehouse that cannot be created: one message naming the directory, the OS error once.
+#[test]
+fn unwritable_warehouse_reports_the_os_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = assert_cmd::Command::cargo_bin("stockroom")
+        .unwrap()
+        .arg("--warehouse")
+        .arg(file.join("wh"))
+        .args(["query", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot create warehouse at") && stderr.contains("a_file/wh"),
+        "{stderr}"
+    );
+}

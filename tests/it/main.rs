@@ -9,6 +9,7 @@ mod front_ends;
 mod inventory;
 mod inventory_ops;
 mod pipelines;
+mod readme_claims;
 mod serve;
 mod serve_hostile;
 mod shell;

@@ -308,7 +308,10 @@ fn pos_webhook_and_run_lock() {
     drop_files(&wh, &["pos_2024-03-02.csv"]);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
+    // The receiving side reports through a channel that the test waits on for a bounded
+    // time: a webhook that never arrives fails the test instead of hanging it in accept().
+    let (sent, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let (mut conn, _) = listener.accept().unwrap();
         conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
             .unwrap();
@@ -336,15 +339,18 @@ fn pos_webhook_and_run_lock() {
         }
         conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
             .unwrap();
-        String::from_utf8_lossy(&buf).to_string()
+        let _ = sent.send(String::from_utf8_lossy(&buf).to_string());
     });
     let out = wh
         .cmd()
         .args(["pipeline", "run", "pos", "--notify-webhook", &url])
+        .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
     assert_success(&out);
-    let request = server.join().unwrap();
+    let request = received
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the webhook POST arrives within 60 s of the run's end");
     assert!(request.starts_with("POST /hook"), "{request}");
     assert!(
         request.contains("\"pipeline\":\"pos\"") && request.contains("\"status\":\"succeeded\""),

@@ -96,3 +96,59 @@ fn piped_meta_commands_df_diff_pipelines() {
     );
     assert!(stdout.contains("pos "), "{stdout}");
 }
+
+/// A 3-statement, 8-line script, each statement depending on the one before it.
+fn paste_script(table: &str) -> String {
+    format!(
+        "CREATE TABLE {table} AS\n\
+         \x20 SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, tag);\n\
+         INSERT INTO {table}\n\
+         \tVALUES (3, 'c');\n\
+         SELECT count(*) * 1000 + max(id)\n\
+         \x20      AS check_value\n\
+         FROM {table}\n\
+         ;\n"
+    )
+}
+
+#[test]
+fn pasted_script_runs_every_statement_plain_and_bracketed() {
+    let wh = Wh::new();
+    let mut p = shell(&wh);
+
+    // A plain paste: the whole script in one write, as a terminal without bracketed paste
+    // delivers it. Every line after the first used to be lost.
+    p.send(&paste_script("plain")).unwrap();
+    p.flush().unwrap();
+    p.exp_string("CREATE TABLE plain: 2 inserted").unwrap();
+    p.exp_string("INSERT plain: 1 inserted").unwrap();
+    p.exp_string("check_value").unwrap();
+    p.exp_string("3003").unwrap();
+
+    // A bracketed paste (what terminals send once the shell asks for it): runs without an
+    // extra Enter, in order, and the tab inside it is kept rather than taken as completion.
+    p.send(&format!("\x1b[200~{}\x1b[201~", paste_script("bracketed")))
+        .unwrap();
+    p.flush().unwrap();
+    p.exp_string("CREATE TABLE bracketed: 2 inserted").unwrap();
+    p.exp_string("INSERT bracketed: 1 inserted").unwrap();
+    p.exp_string("3003").unwrap();
+
+    // A blank line after a statement does not swallow the meta-command that follows it.
+    p.send(
+        "\x1b[200~SELECT 1 AS first;\n\n\\format csv\nSELECT 'after meta' AS second;\n\x1b[201~",
+    )
+    .unwrap();
+    p.flush().unwrap();
+    p.exp_string("second\r\nafter meta").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+
+    for table in ["plain", "bracketed"] {
+        assert_eq!(
+            wh.csv(&format!("SELECT id, tag FROM {table} ORDER BY id")),
+            "id,tag\n1,a\n2,b\n3,c\n",
+            "{table}"
+        );
+    }
+}

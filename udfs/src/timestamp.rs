@@ -1,15 +1,19 @@
 //! `parse_ts(text)`: a strict, hand-written ISO-8601-ish timestamp parser.
 //!
-//! Grammar, after trimming ASCII whitespace (space, tab, CR, LF, VT, FF):
+//! The one timestamp grammar of stockroom (README, "Timestamps"): every pipeline's validation
+//! (`BAD_TIMESTAMP`), the stream's events and this UDF accept exactly these forms, after
+//! trimming ASCII whitespace (space, tab, CR, LF, VT, FF):
 //!
 //! ```text
-//! YYYY-MM-DD
-//! YYYY-MM-DD(T| )HH:MM:SS[.fraction][ ][Z|UTC|±HH|±HH:MM|±HHMM]
+//! YYYY-MM-DD(T| )HH:MM:SS[.fraction][ ][Z|UTC|±HH|±HH:MM]
 //! ```
 //!
-//! Dates must exist in the proleptic Gregorian calendar, the fraction may have any number of
-//! digits (truncated to microseconds), offsets are converted to UTC and a missing zone means UTC.
-//! Anything else is NULL.
+//! Letters are upper case (`T`, `Z`, `UTC`). Dates must exist in the proleptic Gregorian
+//! calendar, the fraction may have any number of digits (truncated to microseconds), offsets
+//! (hours 00-23, minutes 00-59) are converted to UTC and a missing zone means UTC. Anything
+//! else is NULL; in particular a date without a time (`2024-03-15`: midnight in which zone?),
+//! an offset without its colon (`+0530`) and lower-case zones (`utc`, `z`) are rejected, so a
+//! value is either in the documented form or reported, never guessed.
 
 use std::sync::{Arc, LazyLock};
 
@@ -79,21 +83,16 @@ fn parse_time(bytes: &[u8]) -> Option<(NaiveTime, &[u8])> {
 
 /// The zone suffix (possibly empty) as an offset east of UTC in seconds.
 fn parse_zone(bytes: &[u8]) -> Option<i64> {
-    match bytes {
-        [] | [b'Z' | b'z'] => return Some(0),
-        _ if bytes.eq_ignore_ascii_case(b"UTC") => return Some(0),
-        _ => {}
-    }
-    let sign: i64 = match bytes.first()? {
-        b'+' => 1,
-        b'-' => -1,
+    let sign: i64 = match bytes {
+        [] | b"Z" | b"UTC" => return Some(0),
+        [b'+', ..] => 1,
+        [b'-', ..] => -1,
         _ => return None,
     };
     let hours = two_digits(bytes, 1)?;
     let minutes = match &bytes[3..] {
         [] => 0,
-        [b':', ..] if bytes.len() == 6 => two_digits(bytes, 4)?,
-        [_, _] => two_digits(bytes, 3)?,
+        [b':', _, _] => two_digits(bytes, 4)?,
         _ => return None,
     };
     if hours > 23 || minutes > 59 {
@@ -106,11 +105,8 @@ fn parse_zone(bytes: &[u8]) -> Option<i64> {
 pub fn parse_timestamp_micros(text: &str) -> Option<i64> {
     let bytes = crate::util::trim_ws(text).as_bytes();
     let (date, rest) = parse_date(bytes)?;
-    if rest.is_empty() {
-        return Some(date.and_time(NaiveTime::MIN).and_utc().timestamp_micros());
-    }
     let rest = match rest.first()? {
-        b'T' | b't' | b' ' => &rest[1..],
+        b'T' | b' ' => &rest[1..],
         _ => return None,
     };
     let (time, rest) = parse_time(rest)?;
@@ -139,10 +135,11 @@ static PARSE_TS_DOC: LazyLock<Documentation> = LazyLock::new(|| {
         DOC_SECTION_DATETIME,
         "Parses a timestamp string into a UTC timestamp with microsecond precision, returning \
          NULL (never an error) when the text does not parse. After trimming surrounding ASCII \
-         whitespace the accepted forms are `YYYY-MM-DD` (midnight UTC) and \
-         `YYYY-MM-DD[T| ]HH:MM:SS[.fraction][ ][Z|UTC|±HH|±HH:MM|±HHMM]`. Dates must exist \
-         (2023-02-29 is NULL), fractions of any length are truncated to microseconds, offsets are \
-         converted to UTC and a missing zone means UTC.",
+         whitespace the accepted form is `YYYY-MM-DD[T| ]HH:MM:SS[.fraction][ ][Z|UTC|±HH[:MM]]` \
+         (upper-case letters). Dates must exist (2023-02-29 is NULL), fractions of any length are \
+         truncated to microseconds, offsets are converted to UTC and a missing zone means UTC. \
+         A date alone (`2024-03-15`), an offset without its colon (`+0530`) and lower-case zones \
+         (`utc`) are NULL.",
         "parse_ts(text)",
     )
     .with_sql_example(
@@ -253,10 +250,11 @@ mod tests {
             ),
             ("2024-03-14T07:52:42Z", "2024-03-14 07:52:42"),
             ("2024-03-14T07:52:42+02:00", "2024-03-14 05:52:42"),
-            ("2024-03-14 07:52:42-0530", "2024-03-14 13:22:42"),
+            ("2024-03-14 07:52:42-05:30", "2024-03-14 13:22:42"),
             ("2024-03-14T07:52:42.5+00", "2024-03-14 07:52:42.5"),
-            ("2024-03-14", "2024-03-14 00:00:00"),
             ("2024-03-14 07:52:42", "2024-03-14 07:52:42"),
+            ("2024-03-14 07:52:42Z", "2024-03-14 07:52:42"),
+            ("2024-03-14 07:52:42UTC", "2024-03-14 07:52:42"),
         ];
         for (input, expected) in cases {
             assert_eq!(
@@ -304,6 +302,25 @@ mod tests {
         }
     }
 
+    /// The forms close to the grammar that are rejected by decision (module doc), so that no
+    /// pipeline guesses: a date alone, an offset without its colon, lower-case letters.
+    #[test]
+    fn rejects_forms_outside_the_documented_grammar() {
+        for input in [
+            "2024-03-15",
+            "2024-03-15 10:00:00+0530",
+            "2024-03-15 10:00:00-0000",
+            "2024-03-15 01:00:00 utc",
+            "2024-03-15 01:00:00 Utc",
+            "2024-03-15T01:00:00z",
+            "2024-03-15t01:00:00Z",
+            "2024-03-15 01:00:00 GMT",
+            "2024-03-15 01:00:00+05:30:00",
+        ] {
+            assert_eq!(parse_timestamp_micros(input), None, "{input:?}");
+        }
+    }
+
     #[test]
     fn calendar_validation() {
         assert_eq!(
@@ -311,14 +328,14 @@ mod tests {
             Some(micros_of("2024-02-29 12:00:00"))
         );
         assert_eq!(parse_timestamp_micros("2023-02-29 12:00:00"), None);
-        assert_eq!(parse_timestamp_micros("2023-02-29"), None);
+        assert_eq!(parse_timestamp_micros("2023-02-29 00:00:00"), None);
         assert_eq!(parse_timestamp_micros("2023-02-30 00:00:00"), None);
-        assert_eq!(parse_timestamp_micros("2100-02-29"), None);
+        assert_eq!(parse_timestamp_micros("2100-02-29 00:00:00"), None);
         assert_eq!(
-            parse_timestamp_micros("2000-02-29"),
+            parse_timestamp_micros("2000-02-29T00:00:00Z"),
             Some(micros_of("2000-02-29 00:00:00"))
         );
-        assert_eq!(parse_timestamp_micros("2024-04-31"), None);
+        assert_eq!(parse_timestamp_micros("2024-04-31 00:00:00"), None);
         assert_eq!(
             parse_timestamp_micros("2024-12-31T23:59:59.999999999Z"),
             Some(micros_of("2024-12-31 23:59:59.999999"))
@@ -328,7 +345,7 @@ mod tests {
             Some(-500_000)
         );
         assert_eq!(
-            parse_timestamp_micros("0000-01-01"),
+            parse_timestamp_micros("0000-01-01 00:00:00"),
             Some(micros_of("0000-01-01 00:00:00"))
         );
         assert_eq!(
@@ -350,15 +367,9 @@ mod tests {
             Some(base + hour)
         );
         assert_eq!(
-            parse_timestamp_micros("2024-03-14T07:52:42+0000"),
-            Some(base)
-        );
-        assert_eq!(
             parse_timestamp_micros("2024-03-14T07:52:42-00:00"),
             Some(base)
         );
-        assert_eq!(parse_timestamp_micros("2024-03-14t07:52:42z"), Some(base));
-        assert_eq!(parse_timestamp_micros("2024-03-14 07:52:42utc"), Some(base));
         assert_eq!(
             parse_timestamp_micros("2024-03-14T23:30:00-02:00"),
             Some(micros_of("2024-03-15 01:30:00"))
@@ -373,7 +384,7 @@ mod tests {
         );
         assert_eq!(parse_timestamp_micros("2024-03-14 07:52:42 "), Some(base));
         // Non-ASCII whitespace is not trimmed.
-        assert_eq!(parse_timestamp_micros("\u{00A0}2024-03-14"), None);
+        assert_eq!(parse_timestamp_micros("\u{00A0}2024-03-14 07:52:42"), None);
     }
 
     #[test]
@@ -384,11 +395,13 @@ mod tests {
             None,
             None,
             Some(micros_of("2024-02-29 00:00:00")),
+            None,
         ];
         let values = vec![
             Some("2024-03-14T07:52:42+02:00"),
             None,
             Some("garbage"),
+            Some("2024-02-29 00:00:00 UTC"),
             Some("2024-02-29"),
         ];
         let inputs: Vec<ArrayRef> = vec![
@@ -410,7 +423,10 @@ mod tests {
             ts(None)
         );
         assert_eq!(
-            invoke_scalar(&f, vec![ScalarValue::LargeUtf8(Some("2024-03-14".into()))]),
+            invoke_scalar(
+                &f,
+                vec![ScalarValue::LargeUtf8(Some("2024-03-14 00:00:00".into()))]
+            ),
             ts(Some(micros_of("2024-03-14 00:00:00")))
         );
         assert_eq!(invoke_scalar(&f, vec![ScalarValue::Utf8(None)]), ts(None));
@@ -423,7 +439,8 @@ mod tests {
         let got = query_column(
             "SELECT parse_ts(column1) FROM (VALUES \
              ('2024-03-14 07:52:42 UTC'), ('2024-03-14T07:52:42.5+00'), ('garbage'), (''), \
-             (NULL), ('2023-02-29'), ('2024-02-29T12:00:00-0530')) AS t",
+             (NULL), ('2023-02-29 00:00:00'), ('2024-02-29T12:00:00-05:30'), ('2024-03-15'), \
+             ('2024-03-15 10:00:00+0530'), ('2024-03-15 01:00:00 utc')) AS t",
             0,
         )
         .await;
@@ -437,6 +454,9 @@ mod tests {
                 ts(None),
                 ts(None),
                 ts(Some(micros_of("2024-02-29 17:30:00"))),
+                ts(None),
+                ts(None),
+                ts(None),
             ]
         );
         let got = query_column(
