@@ -92,7 +92,9 @@ pub fn rejects_schema() -> Schema {
     ])
 }
 
-fn sql_str(s: &str) -> String {
+/// A SQL string literal holding exactly `s` (quotes doubled). Framework SQL built with it
+/// goes through [`run_framework_sql`], which does not substitute variables.
+pub(crate) fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -294,7 +296,13 @@ async fn lifecycle(
     if run_opts.validate_only {
         return Ok(());
     }
-    step(run_opts, name, "rejects", write_rejects(exec, vars)).await?;
+    step(
+        run_opts,
+        name,
+        "rejects",
+        write_rejects(exec, name, &summary.run_id),
+    )
+    .await?;
     fault::at("after_rejects");
 
     let valid: u64 = summary.files.iter().map(|f| f.rows_valid).sum();
@@ -498,24 +506,27 @@ async fn count_records(exec: &Executor, summary: &mut RunSummary) -> Result<()> 
 
 /// Rejected records into `rejects`, keyed by (pipeline, file hash, line): re-running the same
 /// file replaces its rows instead of adding them again.
-async fn write_rejects(exec: &Executor, vars: &Vars) -> Result<()> {
+async fn write_rejects(exec: &Executor, pipeline: &str, run_id: &str) -> Result<()> {
     let sql = format!(
         "CREATE TEMP TABLE run_rejects AS \
-         SELECT ${{pipeline}} AS pipeline, ${{run_id}} AS run_id, source_file, file_hash, \
+         SELECT {p} AS pipeline, {r} AS run_id, source_file, file_hash, \
                 line_number, record, reasons, from_epoch({now}) AS rejected_at \
          FROM checked WHERE NOT accepted(reasons);\n\
          CREATE TABLE IF NOT EXISTS {REJECTS} PARTITIONED BY (pipeline) AS SELECT * FROM run_rejects LIMIT 0;\n\
          MERGE INTO {REJECTS} AS t USING run_rejects AS s \
          ON t.pipeline = s.pipeline AND t.file_hash = s.file_hash AND t.line_number = s.line_number \
          WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;",
-        now = now_epoch()
+        now = now_epoch(),
+        p = sql_str(pipeline),
+        r = sql_str(run_id),
     );
-    run_framework_sql(exec, "rejects", &sql, vars).await
+    run_framework_sql(exec, "rejects", &sql).await
 }
 
-async fn run_framework_sql(exec: &Executor, what: &str, sql: &str, vars: &Vars) -> Result<()> {
-    let prepared = script::prepare(&format!("<framework:{what}>"), sql, vars)
-        .map_err(|e| Error::Sql(e.to_string()))?;
+/// Runs SQL the framework composed: its values are quoted with [`sql_str`] and are never
+/// scanned for `${…}` variables (a landing file named `pos_${x}.csv` is just a name).
+pub(crate) async fn run_framework_sql(exec: &Executor, what: &str, sql: &str) -> Result<()> {
+    let prepared = script::prepare_verbatim(&format!("<framework:{what}>"), sql);
     script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
         .await
         .map_err(|e| Error::Sql(e.to_string()))?;
@@ -571,7 +582,7 @@ async fn record_ledger(
          WHEN NOT MATCHED THEN INSERT *;",
         rows.join(", ")
     );
-    run_framework_sql(exec, "ledger", &sql, &Vars::new()).await
+    run_framework_sql(exec, "ledger", &sql).await
 }
 
 /// One row per run in `stockroom_runs` (MERGE on run_id).
@@ -604,7 +615,7 @@ async fn record_run(exec: &Executor, s: &RunSummary, started: f64) -> Result<()>
             .map(sql_str)
             .unwrap_or_else(|| "NULL".into()),
     );
-    run_framework_sql(exec, "runs", &sql, &Vars::new()).await
+    run_framework_sql(exec, "runs", &sql).await
 }
 
 /// Writes `runs/<pipeline>/<run_id>.json`.

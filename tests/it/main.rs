@@ -7,6 +7,7 @@ mod engine;
 mod front_ends;
 mod inventory;
 mod inventory_ops;
+mod landing;
 mod pipelines;
 mod serve;
 mod shell;
