@@ -41,6 +41,13 @@ pub struct RunOptions {
     pub on_step: Option<StepObserver>,
     /// Extra SQL variables (`--var`, `--as-of`), beside `run_id` and `pipeline`.
     pub vars: Vars,
+    /// Reject a file whole past this many (decompressed) bytes; `None` =
+    /// [`crate::ingest::DEFAULT_MAX_FILE_BYTES`].
+    pub max_file_bytes: Option<u64>,
+    /// Take a file only once its size and mtime have been stable this long (the CLI's
+    /// `--settle`, 2 s by default; zero here, for callers that put the files there
+    /// themselves).
+    pub settle: std::time::Duration,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -50,6 +57,8 @@ impl std::fmt::Debug for RunOptions {
             .field("webhook", &self.webhook)
             .field("validate_only", &self.validate_only)
             .field("vars", &self.vars)
+            .field("max_file_bytes", &self.max_file_bytes)
+            .field("settle", &self.settle)
             .finish()
     }
 }
@@ -117,7 +126,7 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
         .landing
         .clone()
         .unwrap_or_else(|| wh.landing_dir(&name));
-    let inputs = discover(&landing, p)?;
+    let inputs = discover(&landing, p, opts.settle).await?.inputs;
     if inputs.is_empty() {
         return Ok(None);
     }
@@ -266,7 +275,10 @@ async fn lifecycle(
     let known = ingested_hashes(exec, name).await?;
     let run_opts = opts;
     let read = step(run_opts, name, "read", async {
-        landing::read_batch(p, inputs, &known)
+        let max = run_opts
+            .max_file_bytes
+            .unwrap_or(crate::ingest::DEFAULT_MAX_FILE_BYTES);
+        landing::read_batch(p, inputs, &known, max)
     })
     .await?;
     summary.files = read.files;
@@ -559,8 +571,16 @@ async fn record_ledger(
     let rows: Vec<String> = summary
         .files
         .iter()
-        // Whole-file rejects too: their verdict is final for that content.
+        // Whole-file rejects too: their verdict is final for that content. Not entries without
+        // content (not a regular file), nor TOO_LARGE: that verdict depends on the limit.
         .filter(|f| f.status == "read" || f.status == "rejected")
+        .filter(|f| {
+            !f.file_hash.is_empty()
+                && !f
+                    .reject_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(crate::ingest::codes::TOO_LARGE))
+        })
         .map(|f| {
             format!(
                 "({}, {}, {}, {}, from_epoch({}))",

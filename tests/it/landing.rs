@@ -78,3 +78,259 @@ fn file_names_are_values_never_sql_or_variables() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every file name under `dir`, recursively, with its path relative to `dir`.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            // Links and directories are listed, never entered.
+            let is_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
+            out.push(rel);
+            if is_dir {
+                walk(base, &p, out);
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn file_status<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {s}"))
+}
+
+#[test]
+fn only_regular_files_are_taken_links_fifos_and_directories_are_moved_aside_unread() {
+    let wh = Wh::new();
+    let land = landing(&wh);
+    // A file outside landing, with a line that must not reach `rejects`.
+    let outside = wh.dir.path().join("elsewhere.csv");
+    std::fs::write(&outside, format!("{HEADER}\nSECRET,line\n")).unwrap();
+    std::os::unix::fs::symlink(&outside, land.join("pos_link.csv")).unwrap();
+    std::os::unix::fs::symlink(wh.dir.path(), land.join("pos_dirlink.csv")).unwrap();
+    std::fs::create_dir(land.join("pos_dir.csv")).unwrap();
+    let fifo = std::ffi::CString::new(land.join("pos_fifo.csv").display().to_string()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::write(land.join("pos_good.csv"), pos_file("G", 3)).unwrap();
+
+    let (code, s) = run_pipeline(&wh, "pos");
+    assert_eq!(code, 0, "{s}");
+    for n in [
+        "pos_link.csv",
+        "pos_dirlink.csv",
+        "pos_dir.csv",
+        "pos_fifo.csv",
+    ] {
+        let f = file_status(&s, n);
+        assert_eq!(f["status"], "rejected", "{f}");
+        assert!(
+            f["reject_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("NOT_A_REGULAR_FILE"),
+            "{f}"
+        );
+    }
+    assert_eq!(file_status(&s, "pos_good.csv")["status"], "partial");
+    assert_eq!(s["totals"]["rows_valid"], 3);
+    // Nothing of the link target was read; the target is where it was.
+    assert_eq!(
+        wh.csv("SELECT count(*) AS n FROM rejects WHERE record LIKE '%SECRET%'"),
+        "n\n0\n"
+    );
+    assert!(outside.is_file());
+    assert_eq!(
+        rows(&wh.csv("SELECT source_file FROM stockroom_files")),
+        vec![vec!["pos_good.csv".to_string()]]
+    );
+    // Landing is empty; the entries were moved as they are (a link stays a link).
+    assert!(names_in(&land).is_empty());
+    let rejected = wh.path().join("rejected/pos");
+    let moved = tree(&rejected);
+    let link = moved
+        .iter()
+        .find(|p| p.ends_with("/pos_link.csv"))
+        .expect("link moved");
+    assert!(
+        std::fs::symlink_metadata(rejected.join(link))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    for n in ["pos_fifo.csv", "pos_dir.csv", "pos_dirlink.csv"] {
+        assert!(
+            moved.iter().any(|p| p.ends_with(&format!("/{n}"))),
+            "{moved:?}"
+        );
+        assert!(
+            moved
+                .iter()
+                .any(|p| p.ends_with(&format!("/{n}.reason.json"))),
+            "{moved:?}"
+        );
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn files_over_max_file_bytes_and_gzip_bombs_are_rejected_whole() {
+    let wh = Wh::new();
+    let land = landing(&wh);
+    // 8 MiB of zeros after a header: about 8 KiB compressed.
+    let mut bomb = format!("{HEADER}\n").into_bytes();
+    bomb.resize(8 << 20, b'0');
+    let bomb = gzip(&bomb);
+    assert!(bomb.len() < 100_000);
+    std::fs::write(land.join("pos_bomb.csv.gz"), &bomb).unwrap();
+    // A plain file over the limit, and a small one under it (plain and gzipped).
+    std::fs::write(land.join("pos_big.csv"), pos_file("B", 20_000)).unwrap();
+    std::fs::write(land.join("pos_small.csv"), pos_file("S", 5)).unwrap();
+    std::fs::write(
+        land.join("pos_small.csv.gz"),
+        gzip(pos_file("Z", 5).as_bytes()),
+    )
+    .unwrap();
+
+    let out = wh
+        .cmd()
+        .args([
+            "pipeline",
+            "run",
+            "pos",
+            "--json",
+            "--max-file-bytes",
+            "100000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for n in ["pos_bomb.csv.gz", "pos_big.csv"] {
+        let f = file_status(&s, n);
+        assert_eq!(f["status"], "rejected", "{f}");
+        assert!(
+            f["reject_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("TOO_LARGE"),
+            "{f}"
+        );
+    }
+    assert_eq!(s["totals"]["rows_valid"], 10, "{s}");
+    assert!(names_in(&land).is_empty());
+    // A verdict that depends on the limit is not final: not in the ledger, so the same file
+    // dropped again with a higher limit is read.
+    assert_eq!(
+        rows(&wh.csv("SELECT source_file FROM stockroom_files ORDER BY source_file")),
+        vec![
+            vec!["pos_small.csv".to_string()],
+            vec!["pos_small.csv.gz".to_string()]
+        ]
+    );
+    let big = tree(&wh.path().join("rejected/pos"))
+        .into_iter()
+        .find(|p| p.ends_with("/pos_big.csv"))
+        .expect("moved aside");
+    std::fs::rename(
+        wh.path().join("rejected/pos").join(big),
+        land.join("pos_big.csv"),
+    )
+    .unwrap();
+    let (code, s) = run_pipeline(&wh, "pos");
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["totals"]["rows_valid"], 20_000, "{s}");
+}
+
+#[test]
+fn uploads_in_progress_and_temporary_names_are_left_in_landing() {
+    let wh = Wh::new();
+    let land = landing(&wh);
+    std::fs::write(land.join("pos_a.csv.part"), pos_file("A", 1)).unwrap();
+    std::fs::write(land.join("pos_b.csv.tmp"), pos_file("B", 1)).unwrap();
+    std::fs::write(land.join(".pos_c.csv"), pos_file("C", 1)).unwrap();
+    // A file that arrived long ago is taken without waiting.
+    let old = land.join("pos_old.csv");
+    std::fs::write(&old, pos_file("O", 2)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
+    // A file still being written: a line every 20 ms until the run is over.
+    let growing = land.join("pos_growing.csv");
+    std::fs::write(&growing, format!("{HEADER}\n")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, growing) = (stop.clone(), growing.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&growing)
+                .unwrap();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                writeln!(f, "1709366400,W-{i},100,1,1,10.00,0").unwrap();
+                i += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            i
+        })
+    };
+    let out = wh
+        .cmd()
+        .args(["pipeline", "run", "pos", "--json", "--settle", "1"])
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let taken: Vec<&str> = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(taken, vec!["pos_old.csv"], "{s}");
+    assert_eq!(
+        names_in(&land),
+        vec![
+            ".pos_c.csv",
+            "pos_a.csv.part",
+            "pos_b.csv.tmp",
+            "pos_growing.csv"
+        ]
+    );
+    // The upload is finished (renamed to its final name; the writer stopped): taken whole.
+    std::fs::rename(land.join("pos_a.csv.part"), land.join("pos_a.csv")).unwrap();
+    let (code, s) = run_pipeline(&wh, "pos");
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["totals"]["rows_valid"], written + 1, "{s}");
+    assert_eq!(names_in(&land), vec![".pos_c.csv", "pos_b.csv.tmp"]);
+}
