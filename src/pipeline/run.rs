@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::pipeline::fault;
 use crate::pipeline::landing::{self, Input, discover, move_files};
-use crate::pipeline::lock::RunLock;
+use crate::pipeline::lock::{RunLock, WarehouseLock};
 use crate::pipeline::manifest::Pipeline;
 use crate::pipeline::notify::{self, Notification};
 pub use crate::pipeline::steps::StepObserver;
@@ -538,6 +538,9 @@ async fn write_rejects(exec: &Executor, pipeline: &str, run_id: &str) -> Result<
 /// Runs SQL the framework composed: its values are quoted with [`sql_str`] and are never
 /// scanned for `${…}` variables (a landing file named `pos_${x}.csv` is just a name).
 pub(crate) async fn run_framework_sql(exec: &Executor, what: &str, sql: &str) -> Result<()> {
+    // Every framework statement writes a table shared by all pipelines and the stream.
+    let _shared =
+        WarehouseLock::acquire(&exec.warehouse().runs_dir(), &format!("writing {what}")).await?;
     let prepared = script::prepare_verbatim(&format!("<framework:{what}>"), sql);
     script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
         .await

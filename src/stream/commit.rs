@@ -23,6 +23,7 @@ use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 use crate::error::{Error, Result};
 use crate::exec::delta_write::{create_with_schema, open_target};
 use crate::exec::parquet_props::writer_properties;
+use crate::pipeline::lock::WarehouseLock;
 use crate::pipeline::run::{REJECTS, rejects_schema};
 use crate::stream::event::Event;
 use crate::stream::fold::{Outcome, Product};
@@ -179,6 +180,9 @@ impl Tables {
         if let Some(r) = &self.rejects
             && txn(r, APP_ID).await?.unwrap_or(0) > last_seq
         {
+            let _shared = WarehouseLock::acquire(&self.warehouse.runs_dir(), PIPELINE).await?;
+            let mut r = r.clone();
+            r.update_incremental(None).await?;
             let (t, m) = r
                 .clone()
                 .delete()
@@ -261,11 +265,23 @@ impl Tables {
             CommitProperties::default()
                 .with_application_transaction(Transaction::new(APP_ID, b.last_seq))
         };
-        if !b.rejects.is_empty() && self.rejects.is_none() {
-            self.rejects = Some(
-                open_or_create(&self.warehouse, REJECTS, &rejects_schema(), &["pipeline"]).await?,
-            );
-        }
+        // `rejects` is shared with the batch pipelines: written under the warehouse lock
+        // (held until the side tables are committed), from its latest version.
+        let shared = if b.rejects.is_empty() {
+            None
+        } else {
+            let lock = WarehouseLock::acquire(&self.warehouse.runs_dir(), PIPELINE).await?;
+            match self.rejects.as_mut() {
+                Some(t) => t.update_incremental(None).await?,
+                None => {
+                    self.rejects = Some(
+                        open_or_create(&self.warehouse, REJECTS, &rejects_schema(), &["pipeline"])
+                            .await?,
+                    )
+                }
+            }
+            Some(lock)
+        };
         // The two side tables are independent: written concurrently, both before the
         // inventory.
         let events = (!b.events.is_empty()).then(|| self.events.clone());
@@ -307,6 +323,7 @@ impl Tables {
             self.rejects = Some(r);
             self.commits += 1;
         }
+        drop(shared);
         let t_side = t0.elapsed();
         fault::at("after_side_tables", batch_no);
         let mut txns = vec![Transaction::new(APP_ID, b.last_seq)];

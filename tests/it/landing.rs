@@ -334,3 +334,143 @@ fn uploads_in_progress_and_temporary_names_are_left_in_landing() {
     assert_eq!(s["totals"]["rows_valid"], written + 1, "{s}");
     assert_eq!(names_in(&land), vec![".pos_c.csv", "pos_b.csv.tmp"]);
 }
+
+fn bin() -> std::process::Command {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
+}
+
+#[test]
+fn six_runs_at_once_over_a_stale_lock_count_every_record_once() {
+    let wh = Wh::new();
+    let land = landing(&wh);
+    for i in 0..4 {
+        std::fs::write(
+            land.join(format!("pos_{i}.csv")),
+            pos_file(&format!("R{i}"), 25),
+        )
+        .unwrap();
+    }
+    // A lock file left by a crashed run, naming a pid that is alive (pid 1): free all the same.
+    std::fs::create_dir_all(wh.path().join("runs")).unwrap();
+    std::fs::write(wh.path().join("runs/pos.lock"), "1\n").unwrap();
+    let children: Vec<std::process::Child> = (0..6)
+        .map(|_| {
+            bin()
+                .arg("--warehouse")
+                .arg(wh.path())
+                .args(["pipeline", "run", "pos", "--json", "--settle", "0"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut valid = 0;
+    let mut rejected = 0;
+    let mut ran = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            // Either it ran the batch, or it came after the run that did: no files.
+            if let Ok(s) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+                ran += 1;
+                valid += s["totals"]["rows_valid"].as_u64().unwrap();
+                rejected += s["totals"]["rows_rejected"].as_u64().unwrap();
+            } else {
+                assert!(stderr.contains("no files"), "{stderr}");
+            }
+        } else {
+            assert!(stderr.contains("already running"), "{stderr}");
+        }
+    }
+    assert!(ran >= 1);
+    assert_eq!((valid, rejected), (100, 4));
+    assert_eq!(
+        wh.csv("SELECT count(*) AS n, count(DISTINCT transaction_id) AS d FROM pos_transactions"),
+        "n,d\n100,100\n"
+    );
+    assert_eq!(
+        wh.csv("SELECT count(*) AS n FROM rejects WHERE pipeline = 'pos'"),
+        "n\n4\n"
+    );
+    assert_eq!(
+        wh.csv("SELECT count(*) AS n, count(DISTINCT source_file) AS d FROM stockroom_files"),
+        "n,d\n4,4\n"
+    );
+    assert!(names_in(&land).is_empty());
+}
+
+#[test]
+fn a_pipeline_waits_while_the_stream_holds_the_shared_table_lock() {
+    use std::io::BufRead;
+    let wh = Wh::new();
+    std::fs::write(landing(&wh).join("pos_1.csv"), pos_file("P", 3)).unwrap();
+    let events = wh.dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        "{\"event_type\": \"product_added\", \"product\": {\"product_id\": \"P1\", \"product_name\": \"Pen\", \"quantity\": 3, \"timestamp\": \"2023-05-01 10:00:00\"}}\n\
+         not json\n",
+    )
+    .unwrap();
+    // The stream stops while it holds the warehouse lock for its first batch's rejects.
+    let marker = wh.dir.path().join("held");
+    let stream = bin()
+        .arg("--warehouse")
+        .arg(wh.path())
+        .args(["stream", "inventory-events", "--json", "--input"])
+        .arg(&events)
+        .env(
+            "STOCKROOM_HOLD",
+            format!("warehouse_lock_taken:{}", marker.display()),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !marker.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut pipeline = bin()
+        .arg("--warehouse")
+        .arg(wh.path())
+        .args(["pipeline", "run", "pos", "--json", "--settle", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The pipeline gets as far as the shared tables and waits there.
+    let mut err = std::io::BufReader::new(pipeline.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "pipeline ended: {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("waiting for the warehouse lock") {
+            break;
+        }
+    }
+    assert!(
+        seen.contains(&format!("held by pid {}", stream.id())),
+        "{seen}"
+    );
+    assert!(pipeline.try_wait().unwrap().is_none(), "still waiting");
+    // It waits before its first shared write: nothing of the run is in the tables yet.
+    assert!(!wh.path().join("tables/stockroom_files").exists());
+    assert!(!wh.path().join("tables/pos_transactions").exists());
+    // Released: both finish, and `rejects` holds both writers' rows.
+    std::fs::remove_file(&marker).unwrap();
+    let s = stream.wait_with_output().unwrap();
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let p = pipeline.wait_with_output().unwrap();
+    assert!(p.status.success(), "{seen}{rest}");
+    assert_eq!(
+        wh.csv("SELECT pipeline, count(*) AS n FROM rejects GROUP BY pipeline ORDER BY pipeline"),
+        "pipeline,n\ninventory-events,1\npos,1\n"
+    );
+}
