@@ -4,6 +4,7 @@
 mod common;
 mod ecommerce;
 mod engine;
+mod faults;
 mod front_ends;
 mod inventory;
 mod inventory_ops;
