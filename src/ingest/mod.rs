@@ -13,6 +13,8 @@ pub use batch::constant_text;
 mod csv_format;
 mod jsonl_format;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::io::Read;
