@@ -668,3 +668,64 @@ fn a_file_is_known_by_inode_and_first_bytes_not_by_path() {
         "n,d\n7,7\n"
     );
 }
+
+#[test]
+fn a_followed_file_that_is_renamed_away_or_truncated_stops_the_stream_in_words() {
+    for change in ["rename", "truncate"] {
+        let wh = Wh::new();
+        let f = wh.dir.path().join("followed.jsonl");
+        std::fs::write(&f, format!("{}\n{}\n", added("P1"), added("P2"))).unwrap();
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
+            .arg("--warehouse")
+            .arg(wh.path())
+            .args([
+                "stream",
+                "inventory-events",
+                "--follow",
+                "--batch-ms",
+                "50",
+                "--input",
+            ])
+            .arg(&f)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Both events committed: the stream waits at the end of the file.
+        loop {
+            let out = wh
+                .cmd()
+                .args([
+                    "query",
+                    "SELECT count(*) AS n FROM product_events",
+                    "--format",
+                    "csv",
+                ])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout) == "n\n2\n" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if change == "rename" {
+            std::fs::rename(&f, wh.dir.path().join("moved.jsonl")).unwrap();
+        } else {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&f)
+                .unwrap()
+                .set_len(5)
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{change}: {stderr}");
+        let words = if change == "rename" {
+            "renamed or deleted"
+        } else {
+            "truncated"
+        };
+        assert!(stderr.contains(words), "{change}: {stderr}");
+    }
+}
