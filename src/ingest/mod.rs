@@ -333,7 +333,18 @@ enum Gunzip {
 /// Decompress every gzip member, at most `max` bytes: the decoder is read through `take`, so
 /// a bomb costs `max` bytes of memory, not its expanded size.
 fn gunzip(compressed: &[u8], max: u64) -> Result<Vec<u8>, Gunzip> {
-    let cap = (compressed.len().saturating_mul(4) as u64).min(max.saturating_add(1));
+    // Capacity from the trailer's ISIZE (the last member's size mod 2^32): exact for the usual
+    // single-member file under 4 GiB, so the buffer is not doubled (and copied) as it fills;
+    // a wrong one costs reallocations only, never more than the limit.
+    let isize = compressed
+        .len()
+        .checked_sub(4)
+        .and_then(|at| compressed.get(at..))
+        .and_then(|t| <[u8; 4]>::try_from(t).ok())
+        .map_or(0, |t| u64::from(u32::from_le_bytes(t)));
+    let cap = isize
+        .max(compressed.len() as u64)
+        .min(max.saturating_add(1));
     let mut out = Vec::with_capacity(cap as usize);
     let decoder = flate2::read::MultiGzDecoder::new(compressed);
     match decoder.take(max.saturating_add(1)).read_to_end(&mut out) {
