@@ -361,4 +361,51 @@ mod tests {
         );
         assert_eq!(rest, vec![("ccc".to_string(), 5, 16)]);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 64,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any bytes: no panic; every physical line is an event line or blank; offsets end
+        /// where the line does; an unterminated tail is held back unless the file is finished.
+        #[test]
+        fn every_physical_line_is_an_event_line_or_blank(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"{}\"a:,1 \t\r\n\xff\xef\xbb\xbfP".to_vec()),
+                0..300,
+            ),
+            finished in proptest::bool::ANY,
+        ) {
+            let (lines, unterminated) = collect_finished(&bytes, Position::default(), finished);
+            let mut physical: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+            let tail = physical.pop().unwrap_or_default();
+            if finished && !tail.is_empty() {
+                physical.push(tail);
+            } else {
+                proptest::prop_assert_eq!(unterminated, tail.len() as u64);
+            }
+            let blank = |l: &[u8]| {
+                let l = l.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(l);
+                l.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
+            };
+            let nonblank: Vec<u64> = physical
+                .iter()
+                .enumerate()
+                .filter(|(i, l)| !(blank(l) && (*i == 0 || !l.starts_with(b"\xEF\xBB\xBF"))))
+                .map(|(i, _)| i as u64 + 1)
+                .collect();
+            let got: Vec<u64> = lines.iter().map(|l| l.1).collect();
+            proptest::prop_assert_eq!(got, nonblank);
+            let mut end = 0u64;
+            for (i, l) in physical.iter().enumerate() {
+                end += l.len() as u64 + u64::from(i + 1 < physical.len() || !finished || tail.is_empty());
+                if let Some(line) = lines.iter().find(|x| x.1 == i as u64 + 1) {
+                    proptest::prop_assert_eq!(line.2, end.min(bytes.len() as u64));
+                }
+            }
+        }
+    }
 }
