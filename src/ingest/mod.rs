@@ -44,6 +44,8 @@ pub mod codes {
     /// A landing entry that is a symbolic link, FIFO, socket, device or directory: never
     /// opened or followed, moved aside whole.
     pub const NOT_A_REGULAR_FILE: &str = "NOT_A_REGULAR_FILE";
+    /// A landing file whose name is not UTF-8: moved aside whole, unread.
+    pub const BAD_NAME: &str = "BAD_NAME";
     /// Anything else that makes the file unreadable: not a regular file, compressed in a format
     /// other than gzip (or gzip without the `.gz` name), a CSV header with an unclosed quote.
     pub const UNREADABLE: &str = "UNREADABLE";

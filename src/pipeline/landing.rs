@@ -34,6 +34,8 @@ pub(crate) struct Input {
     pub name: String,
     /// `None` for a regular file; otherwise what it is ("a symbolic link", …): rejected whole.
     pub not_regular: Option<&'static str>,
+    /// The real name is not UTF-8 (`name` is its lossy form): rejected whole, unread.
+    pub bad_name: bool,
 }
 
 /// What an entry is, from its `lstat` type (links are not followed). `None` = regular file.
@@ -149,6 +151,18 @@ pub(crate) fn read_batch(
     };
     let read_one = |input: &Input| -> Result<(String, Parsed)> {
         let started = Instant::now();
+        if input.bad_name {
+            return Ok((
+                String::new(),
+                Parsed::Refused {
+                    code: codes::BAD_NAME,
+                    message: format!(
+                        "{}: the file name is not UTF-8; rename the file (UTF-8) and drop it again",
+                        input.name
+                    ),
+                },
+            ));
+        }
         if let Some(what) = input.not_regular {
             return Ok((String::new(), not_regular(input, what)));
         }
@@ -314,13 +328,11 @@ pub(crate) async fn discover(landing: &Path, p: &Pipeline, settle: Duration) -> 
     let mut fresh: Vec<(usize, (u64, SystemTime), Duration)> = Vec::new();
     for e in entries.flatten() {
         let path = e.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
-            continue;
-        };
+        // A name that is not UTF-8 is matched in its lossy form and rejected whole: left
+        // in landing, its records would reach no table, ever.
+        let raw_name = e.file_name();
+        let bad_name = raw_name.to_str().is_none();
+        let name = raw_name.to_string_lossy().into_owned();
         if !p.accepts(&name) {
             continue;
         }
@@ -343,6 +355,7 @@ pub(crate) async fn discover(landing: &Path, p: &Pipeline, settle: Duration) -> 
             path,
             name,
             not_regular,
+            bad_name,
         });
     }
     if let Some(youngest) = fresh.iter().map(|f| f.2).min() {
@@ -391,6 +404,14 @@ pub(crate) fn move_files(
         };
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        // Two lossy names can be equal: never overwrite an entry moved before.
+        let mut dest_name = f.file.clone();
+        let mut n = 1;
+        while std::fs::symlink_metadata(dir.join(&dest_name)).is_ok() {
+            dest_name = format!("{}.{n}", f.file);
+            n += 1;
+        }
+        let dest = dir.join(&dest_name);
         if reject {
             let reason = serde_json::json!({
                 "file": f.file,
@@ -399,11 +420,10 @@ pub(crate) fn move_files(
                 "rows_read": f.rows_read,
                 "reasons": f.reasons,
             });
-            let rp = dir.join(format!("{}.reason.json", f.file));
+            let rp = dir.join(format!("{dest_name}.reason.json"));
             std::fs::write(&rp, serde_json::to_vec_pretty(&reason)?)
                 .map_err(|e| Error::io(format!("cannot write {}", rp.display()), e))?;
         }
-        let dest = dir.join(&f.file);
         std::fs::rename(&input.path, &dest).map_err(|e| {
             Error::io(
                 format!("cannot move {} to {}", input.path.display(), dest.display()),

@@ -474,3 +474,43 @@ fn a_pipeline_waits_while_the_stream_holds_the_shared_table_lock() {
         "pipeline,n\ninventory-events,1\npos,1\n"
     );
 }
+
+#[test]
+fn a_file_name_that_is_not_utf8_is_moved_aside_not_left_forever() {
+    use std::os::unix::ffi::OsStrExt;
+    let wh = Wh::new();
+    let land = landing(&wh);
+    for raw in [&b"pos_caf\xe9.csv"[..], &b"pos_caf\xe8.csv"[..]] {
+        let name = std::ffi::OsStr::from_bytes(raw);
+        std::fs::write(land.join(name), pos_file("L", 1)).unwrap();
+    }
+    std::fs::write(land.join("pos_ok.csv"), pos_file("K", 1)).unwrap();
+    let (code, s) = run_pipeline(&wh, "pos");
+    assert_eq!(code, 0, "{s}");
+    let bad: Vec<&serde_json::Value> = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "rejected")
+        .collect();
+    assert_eq!(bad.len(), 2, "{s}");
+    for f in bad {
+        assert!(
+            f["reject_reason"].as_str().unwrap().starts_with("BAD_NAME"),
+            "{f}"
+        );
+    }
+    assert!(names_in(&land).is_empty());
+    // Both moved, neither overwritten: two files and two reason files.
+    let moved = tree(&wh.path().join("rejected/pos"));
+    assert_eq!(
+        moved.iter().filter(|p| p.ends_with(".reason.json")).count(),
+        2,
+        "{moved:?}"
+    );
+    assert_eq!(
+        moved.iter().filter(|p| p.contains("pos_caf")).count(),
+        4,
+        "{moved:?}"
+    );
+}
