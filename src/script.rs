@@ -63,6 +63,31 @@ pub fn prepare(
         .collect()
 }
 
+/// Splits a script the program composed itself (framework SQL) without substituting
+/// variables: the values in it (file names, run ids, messages) are already quoted literals,
+/// and a `${…}` inside one is text, never a variable. Nothing here is scanned twice.
+pub fn prepare_verbatim(source: &str, text: &str) -> Vec<Prepared> {
+    let split = split_statements(text);
+    let incomplete = split.has_incomplete();
+    let mut out: Vec<Prepared> = split
+        .statements
+        .into_iter()
+        .map(|s| Prepared {
+            source: source.to_string(),
+            line: s.line,
+            sql: s.text,
+        })
+        .collect();
+    if incomplete {
+        out.push(Prepared {
+            source: source.to_string(),
+            line: split.rest_line,
+            sql: split.rest.trim().to_string(),
+        });
+    }
+    out
+}
+
 /// Runs prepared statements in order, calling `each` after every one.
 pub async fn run(
     exec: &Executor,

@@ -63,6 +63,23 @@ pub struct RunArgs {
     /// A SQL variable for the pipeline's steps: NAME=VALUE (repeatable).
     #[arg(long = "var", value_parser = super::parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Reject a landing file whole (TOO_LARGE) past this many bytes, decompressed for .gz;
+    /// checked while reading.
+    #[arg(long, default_value_t = stockroom::ingest::DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
+    /// Seconds a landing file's size and mtime must stay unchanged before it is taken (an
+    /// upload still in progress is left for a later run). 0 takes files at once.
+    #[arg(long, default_value_t = 2.0, env = "STOCKROOM_SETTLE", value_parser = parse_seconds)]
+    pub settle: f64,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0 and 86400"
+        )),
+    }
 }
 
 /// Exit codes: 0 succeeded or partial, 2 failed (no valid record), 1 error.
@@ -125,6 +142,8 @@ pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode>
                 validate_only: false,
                 on_step: progress(r.json),
                 vars,
+                max_file_bytes: Some(r.max_file_bytes),
+                settle: std::time::Duration::from_secs_f64(r.settle),
             };
             if let (Some(step), Some(name)) = (&r.step, &r.name) {
                 let found = pipeline::run_single_step(&exec, find(name)?, step, &opts).await?;

@@ -42,6 +42,10 @@ pub struct InventoryEventsArgs {
     /// (0 = never).
     #[arg(long, default_value_t = 100)]
     pub maintain_every: u64,
+    /// The input file is complete: a last line without a newline is an event too (by
+    /// default it waits for its newline; stdin at its end is always complete).
+    #[arg(long)]
+    pub finished: bool,
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +64,7 @@ pub async fn run(exec: Executor, args: StreamArgs) -> anyhow::Result<ExitCode> {
         batch_size: a.batch_size,
         batch_ms: a.batch_ms,
         maintain_every: a.maintain_every,
+        finished: a.finished,
     };
     let live = std::io::stderr().is_terminal();
     let progress: Option<stream::Progress> = if live {

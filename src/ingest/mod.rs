@@ -13,6 +13,8 @@ pub use batch::constant_text;
 mod csv_format;
 mod jsonl_format;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::io::Read;
@@ -36,11 +38,21 @@ pub mod codes {
     pub const MISSING_COLUMNS: &str = "MISSING_COLUMNS";
     /// A physical line (or a quoted multi-line CSV record) longer than [`super::MAX_LINE_BYTES`].
     pub const LINE_TOO_LONG: &str = "LINE_TOO_LONG";
+    /// More bytes than [`super::ReadOptions::max_file_bytes`] (after decompression, counted while
+    /// decompressing: a gzip bomb is stopped at the limit, never expanded in full).
+    pub const TOO_LARGE: &str = "TOO_LARGE";
+    /// A landing entry that is a symbolic link, FIFO, socket, device or directory: never
+    /// opened or followed, moved aside whole.
+    pub const NOT_A_REGULAR_FILE: &str = "NOT_A_REGULAR_FILE";
+    /// A landing file whose name is not UTF-8: moved aside whole, unread.
+    pub const BAD_NAME: &str = "BAD_NAME";
     /// Anything else that makes the file unreadable: not a regular file, compressed in a format
     /// other than gzip (or gzip without the `.gz` name), a CSV header with an unclosed quote.
     pub const UNREADABLE: &str = "UNREADABLE";
 }
 
+/// [`ReadOptions::max_file_bytes`] by default: 1 GiB of (decompressed) data per file.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 30;
 /// The longest physical line (and the longest CSV record) accepted: 64 MiB.
 pub const MAX_LINE_BYTES: usize = 64 << 20;
 /// A CSV text larger than this is parsed in chunks of about this size, on every core.
@@ -106,6 +118,9 @@ pub struct ReadOptions {
     /// Rows per output batch (default [`DEFAULT_BATCH_ROWS`]; 0 is taken as 1). A batch is also
     /// cut early once its `record` texts reach 512 MiB, so no string column can overflow.
     pub batch_rows: usize,
+    /// A file with more bytes than this (decompressed, for `.gz`) is rejected whole
+    /// ([`codes::TOO_LARGE`]); the check runs while reading, so memory stays bounded.
+    pub max_file_bytes: u64,
 }
 
 impl ReadOptions {
@@ -114,6 +129,7 @@ impl ReadOptions {
             format,
             fields,
             batch_rows: DEFAULT_BATCH_ROWS,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
@@ -172,7 +188,16 @@ pub fn read_file(path: &Path, source_name: &str, opts: &ReadOptions) -> Result<F
             format!("{label}: is {what}; only regular files can be ingested"),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {label}"), e))?;
+    if meta.len() > opts.max_file_bytes {
+        return Ok(too_large(&label, opts.max_file_bytes, ""));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(opts.max_file_bytes.saturating_add(1))
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| Error::io(format!("reading {label}"), e))?;
     let gzip = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
@@ -216,10 +241,16 @@ fn read_bytes_limited(
             format!("{label}: the file is empty (0 bytes)"),
         ));
     }
+    if !gzip && bytes.len() as u64 > opts.max_file_bytes {
+        return Ok(too_large(label, opts.max_file_bytes, ""));
+    }
     let bytes = if gzip {
-        match gunzip(&bytes) {
+        match gunzip(&bytes, opts.max_file_bytes) {
             Ok(b) => b,
-            Err((err, done)) => {
+            Err(Gunzip::TooLarge) => {
+                return Ok(too_large(label, opts.max_file_bytes, " once decompressed"));
+            }
+            Err(Gunzip::Corrupt(err, done)) => {
                 return Ok(FileRead::rejected(
                     codes::BAD_GZIP,
                     format!(
@@ -284,13 +315,44 @@ fn format_name(format: RawFormat) -> &'static str {
     }
 }
 
-/// Decompress every gzip member; on failure the error and how many bytes came out before it.
-fn gunzip(compressed: &[u8]) -> Result<Vec<u8>, (std::io::Error, usize)> {
-    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4));
-    let mut decoder = flate2::read::MultiGzDecoder::new(compressed);
-    match decoder.read_to_end(&mut out) {
+fn too_large(label: &str, max: u64, how: &str) -> FileRead {
+    FileRead::rejected(
+        codes::TOO_LARGE,
+        format!(
+            "{label}: the file is larger than {max} bytes{how} (--max-file-bytes); split it, \
+             or raise the limit if the machine has the memory for it"
+        ),
+    )
+}
+
+enum Gunzip {
+    /// The error, and how many bytes came out before it.
+    Corrupt(std::io::Error, usize),
+    /// More than the limit came out; decompression stopped there.
+    TooLarge,
+}
+
+/// Decompress every gzip member, at most `max` bytes: the decoder is read through `take`, so
+/// a bomb costs `max` bytes of memory, not its expanded size.
+fn gunzip(compressed: &[u8], max: u64) -> Result<Vec<u8>, Gunzip> {
+    // Capacity from the trailer's ISIZE (the last member's size mod 2^32): exact for the usual
+    // single-member file under 4 GiB, so the buffer is not doubled (and copied) as it fills;
+    // a wrong one costs reallocations only, never more than the limit.
+    let isize = compressed
+        .len()
+        .checked_sub(4)
+        .and_then(|at| compressed.get(at..))
+        .and_then(|t| <[u8; 4]>::try_from(t).ok())
+        .map_or(0, |t| u64::from(u32::from_le_bytes(t)));
+    let cap = isize
+        .max(compressed.len() as u64)
+        .min(max.saturating_add(1));
+    let mut out = Vec::with_capacity(cap as usize);
+    let decoder = flate2::read::MultiGzDecoder::new(compressed);
+    match decoder.take(max.saturating_add(1)).read_to_end(&mut out) {
+        Ok(_) if out.len() as u64 > max => Err(Gunzip::TooLarge),
         Ok(_) => Ok(out),
-        Err(e) => Err((e, out.len())),
+        Err(e) => Err(Gunzip::Corrupt(e, out.len())),
     }
 }
 

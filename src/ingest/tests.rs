@@ -8,9 +8,9 @@ use super::*;
 
 /// One output row: line, record, malformed, field values.
 #[derive(Debug, PartialEq)]
-struct Row {
-    line: i64,
-    record: String,
+pub(super) struct Row {
+    pub line: i64,
+    pub record: String,
     malformed: bool,
     values: Vec<Option<String>>,
 }
@@ -46,7 +46,7 @@ fn read_named(name: &str, bytes: &[u8], o: &ReadOptions) -> FileRead {
     read_file(&path, name, o).expect("no I/O error")
 }
 
-fn rows_of(read: FileRead, source: &str) -> Vec<Row> {
+pub(super) fn rows_of(read: FileRead, source: &str) -> Vec<Row> {
     let (batches, rows) = match read {
         FileRead::Records { batches, rows } => (batches, rows),
         FileRead::Rejected { code, message } => panic!("rejected {code}: {message}"),

@@ -19,3 +19,29 @@ pub fn at(boundary: &str) {
         std::process::abort();
     }
 }
+
+/// Test hook: with `STOCKROOM_HOLD=<point>:<path>`, the process creates `<path>` when it
+/// reaches `<point>` and waits there until `<path>` is removed. The tests use it to keep a
+/// lock held, deterministically, while they start another process.
+pub fn hold(point: &str) {
+    let Ok(v) = std::env::var("STOCKROOM_HOLD") else {
+        return;
+    };
+    let Some((p, path)) = v.split_once(':') else {
+        return;
+    };
+    if p != point {
+        return;
+    }
+    let path = std::path::Path::new(path);
+    if std::fs::write(path, std::process::id().to_string()).is_err() {
+        return;
+    }
+    eprintln!(
+        "STOCKROOM_HOLD: holding at {point} until {} is removed",
+        path.display()
+    );
+    while path.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

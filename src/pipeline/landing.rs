@@ -1,26 +1,84 @@
 //! The landing directory of a run: which files belong to it ([`discover`]), reading them
 //! ([`read_batch`]: each file read once, hashed for the ledger and parsed, on every core), and
 //! where they go afterwards ([`move_files`]: archive, or rejected with a reason file).
+//!
+//! What an upstream system may drop there is not trusted:
+//! - only regular files are read; a symbolic link, FIFO, socket, device or directory is
+//!   rejected whole (`NOT_A_REGULAR_FILE`) and moved aside without being followed or opened
+//!   (the type comes from `lstat`, and the open itself refuses links and never blocks);
+//! - a file larger than `max_file_bytes` (decompressed) is rejected whole (`TOO_LARGE`),
+//!   checked before and while reading, so a batch holds at most that many raw bytes per file
+//!   being read;
+//! - the upload convention: dot-files and `*.tmp` / `*.part` are still being written and are
+//!   not taken; a file is taken once its size and mtime have been stable for `settle`.
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::ingest::{FileRead, ReadOptions, constant_text, raw_schema, read_bytes};
+use crate::ingest::{FileRead, ReadOptions, codes, constant_text, raw_schema, read_bytes};
 use crate::parallel::parallel_map;
 use crate::pipeline::manifest::Pipeline;
 use crate::pipeline::summary::{FileSummary, RunSummary};
 
-/// A landing file of the run.
+/// A landing entry of the run.
 pub(crate) struct Input {
     pub path: PathBuf,
     pub name: String,
+    /// `None` for a regular file; otherwise what it is ("a symbolic link", …): rejected whole.
+    pub not_regular: Option<&'static str>,
+    /// The real name is not UTF-8 (`name` is its lossy form): rejected whole, unread.
+    pub bad_name: bool,
+}
+
+/// What an entry is, from its `lstat` type (links are not followed). `None` = regular file.
+fn irregular_kind(t: &std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        return None;
+    }
+    Some(if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        #[cfg(unix)]
+        {
+            if t.is_fifo() {
+                "a FIFO"
+            } else if t.is_socket() {
+                "a socket"
+            } else if t.is_block_device() || t.is_char_device() {
+                "a device"
+            } else {
+                "not a regular file"
+            }
+        }
+        #[cfg(not(unix))]
+        "not a regular file"
+    })
+}
+
+/// Opens a landing file for reading without following a symbolic link and without blocking
+/// on a FIFO (the entry may have been swapped since [`discover`] looked at it); the caller
+/// checks the opened file's type again.
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    o.open(path)
 }
 
 /// One batch table (`batch_raw`, or one per input type): the raw columns plus `file_hash`.
@@ -43,6 +101,11 @@ enum Parsed {
     Known,
     /// Its name matches no input type.
     Unrouted,
+    /// Rejected whole before its bytes were parsed (not a regular file, too large).
+    Refused {
+        code: &'static str,
+        message: String,
+    },
     Read {
         table: usize,
         read: FileRead,
@@ -56,6 +119,7 @@ pub(crate) fn read_batch(
     p: &Pipeline,
     inputs: &[Input],
     known: &HashSet<String>,
+    max_file_bytes: u64,
 ) -> Result<ReadBatch> {
     let formats = p.batch_formats()?;
     let specs = p.batch_tables();
@@ -69,10 +133,70 @@ pub(crate) fn read_batch(
         })
         .collect();
 
+    let not_regular = |input: &Input, what: &str| Parsed::Refused {
+        code: codes::NOT_A_REGULAR_FILE,
+        message: format!(
+            "{}: is {what}; only regular files are ingested (it was moved aside, not followed \
+             or opened); drop the file itself",
+            input.name
+        ),
+    };
+    let too_large = |input: &Input, size: u64| Parsed::Refused {
+        code: codes::TOO_LARGE,
+        message: format!(
+            "{}: {size} bytes, over the limit of {max_file_bytes} bytes (--max-file-bytes); \
+             split the file, or raise the limit if the machine has the memory for it",
+            input.name
+        ),
+    };
     let read_one = |input: &Input| -> Result<(String, Parsed)> {
         let started = Instant::now();
-        let bytes = std::fs::read(&input.path)
+        if input.bad_name {
+            return Ok((
+                String::new(),
+                Parsed::Refused {
+                    code: codes::BAD_NAME,
+                    message: format!(
+                        "{}: the file name is not UTF-8; rename the file (UTF-8) and drop it again",
+                        input.name
+                    ),
+                },
+            ));
+        }
+        if let Some(what) = input.not_regular {
+            return Ok((String::new(), not_regular(input, what)));
+        }
+        let file = match open_no_follow(&input.path) {
+            Ok(f) => f,
+            // ELOOP: the entry became a symbolic link after discovery.
+            #[cfg(unix)]
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Ok((String::new(), not_regular(input, "a symbolic link")));
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    format!("cannot read {}", input.path.display()),
+                    e,
+                ));
+            }
+        };
+        let meta = file
+            .metadata()
             .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        if let Some(what) = irregular_kind(&meta.file_type()) {
+            return Ok((String::new(), not_regular(input, what)));
+        }
+        if meta.len() > max_file_bytes {
+            return Ok((String::new(), too_large(input, meta.len())));
+        }
+        // At most the limit plus one byte is read, even if the file grows meanwhile.
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(max_file_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        if bytes.len() as u64 > max_file_bytes {
+            return Ok((String::new(), too_large(input, bytes.len() as u64)));
+        }
         let loaded = started.elapsed().as_secs_f64();
         let hash = hex::encode(Sha256::digest(&bytes));
         let hashed = started.elapsed().as_secs_f64();
@@ -86,6 +210,7 @@ pub(crate) fn read_batch(
             format: formats[t],
             fields: specs[t].1.clone(),
             batch_rows: 65536,
+            max_file_bytes,
         };
         let gzip = input
             .path
@@ -124,10 +249,15 @@ pub(crate) fn read_batch(
             file_hash: hash.clone(),
             ..Default::default()
         };
-        let first_in_batch = seen_in_batch.insert(hash.clone());
+        // Refused entries have no content hash: they are neither duplicates nor in the ledger.
+        let first_in_batch = hash.is_empty() || seen_in_batch.insert(hash.clone());
         match parsed {
             Parsed::Known => f.status = "duplicate".into(),
             _ if !first_in_batch => f.status = "duplicate".into(),
+            Parsed::Refused { code, message } => {
+                f.status = "rejected".into();
+                f.reject_reason = Some(format!("{code}: {message}"));
+            }
             Parsed::Unrouted => {
                 f.status = "rejected".into();
                 f.reject_reason = Some(format!(
@@ -169,27 +299,89 @@ pub(crate) fn read_batch(
     Ok(ReadBatch { files, tables })
 }
 
-/// Files in landing that belong to the pipeline, in name (code-point) order.
-pub(crate) fn discover(landing: &Path, p: &Pipeline) -> Result<Vec<Input>> {
+/// What [`discover`] found.
+#[derive(Default)]
+pub(crate) struct Discovered {
+    /// Entries to read in this run, in name (code-point) order.
+    pub inputs: Vec<Input>,
+    /// Files that changed within the settle time: still arriving, left for a later run.
+    pub arriving: Vec<String>,
+}
+
+/// `(size, mtime)` of an entry, without following a link.
+fn size_and_mtime(path: &Path) -> Option<(u64, SystemTime)> {
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// Entries in landing that belong to the pipeline (see [`Pipeline::accepts`]). A regular
+/// file modified less than `settle` ago is looked at again once it is `settle` old: taken if
+/// its size and mtime did not change meanwhile, else left in landing for a later run (an
+/// upload in progress). Non-regular entries are returned too, to be rejected whole.
+pub(crate) async fn discover(landing: &Path, p: &Pipeline, settle: Duration) -> Result<Discovered> {
     let Ok(entries) = std::fs::read_dir(landing) else {
-        return Ok(Vec::new());
+        return Ok(Discovered::default());
     };
-    let mut out = Vec::new();
+    let now = SystemTime::now();
+    let mut out = Discovered::default();
+    // (index in out.inputs, size and mtime when first seen, age)
+    let mut fresh: Vec<(usize, (u64, SystemTime), Duration)> = Vec::new();
     for e in entries.flatten() {
         let path = e.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        if !path.is_file() || !p.accepts(&name) {
+        // A name that is not UTF-8 is matched in its lossy form and rejected whole: left
+        // in landing, its records would reach no table, ever.
+        let raw_name = e.file_name();
+        let bad_name = raw_name.to_str().is_none();
+        let name = raw_name.to_string_lossy().into_owned();
+        if !p.accepts(&name) {
             continue;
         }
-        out.push(Input { path, name });
+        // DirEntry::file_type does not follow links.
+        let Ok(file_type) = e.file_type() else {
+            continue;
+        };
+        let not_regular = irregular_kind(&file_type);
+        if not_regular.is_none()
+            && !settle.is_zero()
+            && let Some(seen) = size_and_mtime(&path)
+        {
+            // An mtime in the future (clock skew) counts as just now.
+            let age = now.duration_since(seen.1).unwrap_or(Duration::ZERO);
+            if age < settle {
+                fresh.push((out.inputs.len(), seen, age));
+            }
+        }
+        out.inputs.push(Input {
+            path,
+            name,
+            not_regular,
+            bad_name,
+        });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(youngest) = fresh.iter().map(|f| f.2).min() {
+        // Unchanged from first sight until now = unchanged for at least `settle`.
+        tokio::time::sleep(settle - youngest).await;
+        let mut arriving = HashSet::new();
+        for (i, seen, _) in &fresh {
+            if size_and_mtime(&out.inputs[*i].path) != Some(*seen) {
+                arriving.insert(*i);
+            }
+        }
+        let inputs = std::mem::take(&mut out.inputs);
+        for (i, input) in inputs.into_iter().enumerate() {
+            if arriving.contains(&i) {
+                tracing::info!(
+                    file = %input.name,
+                    "still arriving (changed within the settle time); left for a later run"
+                );
+                out.arriving.push(input.name);
+            } else {
+                out.inputs.push(input);
+            }
+        }
+    }
+    out.inputs.sort_by(|a, b| a.name.cmp(&b.name));
+    out.arriving.sort();
     Ok(out)
 }
 
@@ -212,6 +404,14 @@ pub(crate) fn move_files(
         };
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        // Two lossy names can be equal: never overwrite an entry moved before.
+        let mut dest_name = f.file.clone();
+        let mut n = 1;
+        while std::fs::symlink_metadata(dir.join(&dest_name)).is_ok() {
+            dest_name = format!("{}.{n}", f.file);
+            n += 1;
+        }
+        let dest = dir.join(&dest_name);
         if reject {
             let reason = serde_json::json!({
                 "file": f.file,
@@ -220,11 +420,10 @@ pub(crate) fn move_files(
                 "rows_read": f.rows_read,
                 "reasons": f.reasons,
             });
-            let rp = dir.join(format!("{}.reason.json", f.file));
+            let rp = dir.join(format!("{dest_name}.reason.json"));
             std::fs::write(&rp, serde_json::to_vec_pretty(&reason)?)
                 .map_err(|e| Error::io(format!("cannot write {}", rp.display()), e))?;
         }
-        let dest = dir.join(&f.file);
         std::fs::rename(&input.path, &dest).map_err(|e| {
             Error::io(
                 format!("cannot move {} to {}", input.path.display(), dest.display()),

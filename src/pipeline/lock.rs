@@ -1,69 +1,116 @@
-//! One run per pipeline at a time: `runs/<pipeline>.lock` holds the owner's pid. A lock whose
-//! process is gone (crash, kill -9) is stale and taken over.
+//! Locks between processes, as OS advisory locks on a file (`flock` on Unix, `LockFileEx`
+//! on Windows, through std's `File::try_lock` / `File::lock`). The kernel releases them when
+//! the holder exits, however it exits (kill -9 included), so there is no stale lock to
+//! detect and no pid to trust: a lock file left behind, or one holding any text, is free.
+//!
+//! - [`RunLock`]: one run per pipeline (`runs/<pipeline>.lock`, the stream's too); a second
+//!   run fails at once with "already running".
+//! - [`WarehouseLock`]: held around every write to the tables that the pipelines and the
+//!   stream share (`rejects`, `stockroom_files`, `stockroom_runs`, `dq_results`,
+//!   `dq_failures`), so their commits never interleave; waited for.
+//!
+//! Lock files are never deleted: deleting one would let the next process lock a new file of
+//! the same name while the holder still holds the old one. The holder's pid is written into
+//! the file after locking, for messages only.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-#[derive(Debug)]
-pub struct RunLock {
-    path: PathBuf,
+/// The lock file of the warehouse-wide lock, in `runs/`.
+pub const WAREHOUSE_LOCK: &str = "warehouse.lock";
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    }
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io(format!("cannot open the lock file {}", path.display()), e))
 }
 
-fn process_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// Who holds a lock, as far as its file says (for messages).
+fn holder(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = text.trim();
+    if text.is_empty() {
+        "another process".into()
+    } else {
+        format!("pid {text}")
+    }
+}
+
+/// Records this process as the holder (best effort: the lock is the flock, not the text).
+fn write_holder(mut f: &File) {
+    let _ = f.set_len(0);
+    let _ = write!(f, "{}", std::process::id());
+}
+
+/// One run of a pipeline at a time. Released when dropped or when the process ends.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
 }
 
 impl RunLock {
     pub fn acquire(path: PathBuf, pipeline: &str) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        }
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "{}", std::process::id());
-                    return Ok(Self { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let owner = std::fs::read_to_string(&path).unwrap_or_default();
-                    let pid = owner.trim().parse::<u32>().ok();
-                    match pid {
-                        Some(pid) if process_alive(pid) && pid != std::process::id() => {
-                            return Err(Error::Invalid(format!(
-                                "pipeline {pipeline} is already running (pid {pid}, lock {}); wait for it to finish",
-                                path.display()
-                            )));
-                        }
-                        _ => {
-                            // Stale: its process is gone.
-                            let _ = std::fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(e) => {
-                    return Err(Error::io(
-                        format!("cannot create lock {}", path.display()),
-                        e,
-                    ));
-                }
+        let file = open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => {
+                write_holder(&file);
+                Ok(Self { _file: file })
+            }
+            Err(TryLockError::WouldBlock) => Err(Error::Invalid(format!(
+                "pipeline {pipeline} is already running ({}, lock {}); wait for it to finish",
+                holder(&path),
+                path.display()
+            ))),
+            Err(TryLockError::Error(e)) => {
+                Err(Error::io(format!("cannot lock {}", path.display()), e))
             }
         }
-        Err(Error::Invalid(format!(
-            "cannot take the lock {} for pipeline {pipeline}",
-            path.display()
-        )))
     }
 }
 
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+/// The warehouse-wide lock around writes to the shared tables. Released when dropped.
+#[derive(Debug)]
+pub struct WarehouseLock {
+    _file: File,
+}
+
+impl WarehouseLock {
+    /// Takes the lock in `runs_dir`, waiting for it (on a blocking thread) if another
+    /// process holds it; `who` names the writer in the message logged while waiting.
+    pub async fn acquire(runs_dir: &Path, who: &str) -> Result<Self> {
+        let path = runs_dir.join(WAREHOUSE_LOCK);
+        let file = open_lock_file(&path)?;
+        let file = match file.try_lock() {
+            Ok(()) => file,
+            Err(TryLockError::WouldBlock) => {
+                tracing::info!(
+                    "{who}: waiting for the warehouse lock {} (held by {}) to write the shared tables",
+                    path.display(),
+                    holder(&path)
+                );
+                let waited = path.clone();
+                tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+                    .await
+                    .map_err(|e| Error::Invalid(format!("waiting for the warehouse lock: {e}")))?
+                    .map_err(|e| Error::io(format!("cannot lock {}", waited.display()), e))?
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::io(format!("cannot lock {}", path.display()), e));
+            }
+        };
+        write_holder(&file);
+        crate::pipeline::fault::hold("warehouse_lock_taken");
+        Ok(Self { _file: file })
     }
 }

@@ -258,9 +258,13 @@ impl Pipeline {
             .position(|t| lower.starts_with(&t.prefix.to_ascii_lowercase()))
     }
 
-    /// Does a landing file name belong to this pipeline?
+    /// Does a landing file name belong to this pipeline? The upload convention: a dot-file
+    /// or a `*.tmp` / `*.part` file is still being written and never belongs to any.
     pub fn accepts(&self, file_name: &str) -> bool {
+        let lower = file_name.to_ascii_lowercase();
         !file_name.starts_with('.')
+            && !lower.ends_with(".tmp")
+            && !lower.ends_with(".part")
             && self
                 .manifest
                 .input
@@ -513,6 +517,8 @@ mod tests {
         assert!(pos.accepts("pos_2024-03-01.csv"));
         assert!(pos.accepts("X.CSV.GZ"));
         assert!(!pos.accepts(".hidden.csv"));
+        assert!(!pos.accepts("pos_1.csv.part"));
+        assert!(!pos.accepts("pos_1.csv.TMP"));
         assert!(!pos.accepts("notes.txt"));
         assert!(glob_match("orders*.csv", "orders_1.csv"));
     }

@@ -188,12 +188,7 @@ async fn record(
          ON t.run_id = s.run_id AND t.\"check\" = s.\"check\" AND t.row_number = s.row_number \
          WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;"
     );
-    let prepared = script::prepare("<framework:dq_results>", &sql, &Vars::new())
-        .map_err(|e| Error::Sql(e.to_string()))?;
-    script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
-        .await
-        .map_err(|e| Error::Sql(e.to_string()))?;
-    Ok(())
+    crate::pipeline::run::run_framework_sql(exec, "dq_results", &sql).await
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::pipeline::fault;
 use crate::pipeline::landing::{self, Input, discover, move_files};
-use crate::pipeline::lock::RunLock;
+use crate::pipeline::lock::{RunLock, WarehouseLock};
 use crate::pipeline::manifest::Pipeline;
 use crate::pipeline::notify::{self, Notification};
 pub use crate::pipeline::steps::StepObserver;
@@ -41,6 +41,13 @@ pub struct RunOptions {
     pub on_step: Option<StepObserver>,
     /// Extra SQL variables (`--var`, `--as-of`), beside `run_id` and `pipeline`.
     pub vars: Vars,
+    /// Reject a file whole past this many (decompressed) bytes; `None` =
+    /// [`crate::ingest::DEFAULT_MAX_FILE_BYTES`].
+    pub max_file_bytes: Option<u64>,
+    /// Take a file only once its size and mtime have been stable this long (the CLI's
+    /// `--settle`, 2 s by default; zero here, for callers that put the files there
+    /// themselves).
+    pub settle: std::time::Duration,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -50,6 +57,8 @@ impl std::fmt::Debug for RunOptions {
             .field("webhook", &self.webhook)
             .field("validate_only", &self.validate_only)
             .field("vars", &self.vars)
+            .field("max_file_bytes", &self.max_file_bytes)
+            .field("settle", &self.settle)
             .finish()
     }
 }
@@ -92,7 +101,9 @@ pub fn rejects_schema() -> Schema {
     ])
 }
 
-fn sql_str(s: &str) -> String {
+/// A SQL string literal holding exactly `s` (quotes doubled). Framework SQL built with it
+/// goes through [`run_framework_sql`], which does not substitute variables.
+pub(crate) fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -115,7 +126,7 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
         .landing
         .clone()
         .unwrap_or_else(|| wh.landing_dir(&name));
-    let inputs = discover(&landing, p)?;
+    let inputs = discover(&landing, p, opts.settle).await?.inputs;
     if inputs.is_empty() {
         return Ok(None);
     }
@@ -264,7 +275,10 @@ async fn lifecycle(
     let known = ingested_hashes(exec, name).await?;
     let run_opts = opts;
     let read = step(run_opts, name, "read", async {
-        landing::read_batch(p, inputs, &known)
+        let max = run_opts
+            .max_file_bytes
+            .unwrap_or(crate::ingest::DEFAULT_MAX_FILE_BYTES);
+        landing::read_batch(p, inputs, &known, max)
     })
     .await?;
     summary.files = read.files;
@@ -294,7 +308,13 @@ async fn lifecycle(
     if run_opts.validate_only {
         return Ok(());
     }
-    step(run_opts, name, "rejects", write_rejects(exec, vars)).await?;
+    step(
+        run_opts,
+        name,
+        "rejects",
+        write_rejects(exec, name, &summary.run_id),
+    )
+    .await?;
     fault::at("after_rejects");
 
     let valid: u64 = summary.files.iter().map(|f| f.rows_valid).sum();
@@ -498,24 +518,30 @@ async fn count_records(exec: &Executor, summary: &mut RunSummary) -> Result<()> 
 
 /// Rejected records into `rejects`, keyed by (pipeline, file hash, line): re-running the same
 /// file replaces its rows instead of adding them again.
-async fn write_rejects(exec: &Executor, vars: &Vars) -> Result<()> {
+async fn write_rejects(exec: &Executor, pipeline: &str, run_id: &str) -> Result<()> {
     let sql = format!(
         "CREATE TEMP TABLE run_rejects AS \
-         SELECT ${{pipeline}} AS pipeline, ${{run_id}} AS run_id, source_file, file_hash, \
+         SELECT {p} AS pipeline, {r} AS run_id, source_file, file_hash, \
                 line_number, record, reasons, from_epoch({now}) AS rejected_at \
          FROM checked WHERE NOT accepted(reasons);\n\
          CREATE TABLE IF NOT EXISTS {REJECTS} PARTITIONED BY (pipeline) AS SELECT * FROM run_rejects LIMIT 0;\n\
          MERGE INTO {REJECTS} AS t USING run_rejects AS s \
          ON t.pipeline = s.pipeline AND t.file_hash = s.file_hash AND t.line_number = s.line_number \
          WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;",
-        now = now_epoch()
+        now = now_epoch(),
+        p = sql_str(pipeline),
+        r = sql_str(run_id),
     );
-    run_framework_sql(exec, "rejects", &sql, vars).await
+    run_framework_sql(exec, "rejects", &sql).await
 }
 
-async fn run_framework_sql(exec: &Executor, what: &str, sql: &str, vars: &Vars) -> Result<()> {
-    let prepared = script::prepare(&format!("<framework:{what}>"), sql, vars)
-        .map_err(|e| Error::Sql(e.to_string()))?;
+/// Runs SQL the framework composed: its values are quoted with [`sql_str`] and are never
+/// scanned for `${…}` variables (a landing file named `pos_${x}.csv` is just a name).
+pub(crate) async fn run_framework_sql(exec: &Executor, what: &str, sql: &str) -> Result<()> {
+    // Every framework statement writes a table shared by all pipelines and the stream.
+    let _shared =
+        WarehouseLock::acquire(&exec.warehouse().runs_dir(), &format!("writing {what}")).await?;
+    let prepared = script::prepare_verbatim(&format!("<framework:{what}>"), sql);
     script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
         .await
         .map_err(|e| Error::Sql(e.to_string()))?;
@@ -548,8 +574,16 @@ async fn record_ledger(
     let rows: Vec<String> = summary
         .files
         .iter()
-        // Whole-file rejects too: their verdict is final for that content.
+        // Whole-file rejects too: their verdict is final for that content. Not entries without
+        // content (not a regular file), nor TOO_LARGE: that verdict depends on the limit.
         .filter(|f| f.status == "read" || f.status == "rejected")
+        .filter(|f| {
+            !f.file_hash.is_empty()
+                && !f
+                    .reject_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(crate::ingest::codes::TOO_LARGE))
+        })
         .map(|f| {
             format!(
                 "({}, {}, {}, {}, from_epoch({}))",
@@ -571,7 +605,7 @@ async fn record_ledger(
          WHEN NOT MATCHED THEN INSERT *;",
         rows.join(", ")
     );
-    run_framework_sql(exec, "ledger", &sql, &Vars::new()).await
+    run_framework_sql(exec, "ledger", &sql).await
 }
 
 /// One row per run in `stockroom_runs` (MERGE on run_id).
@@ -604,7 +638,7 @@ async fn record_run(exec: &Executor, s: &RunSummary, started: f64) -> Result<()>
             .map(sql_str)
             .unwrap_or_else(|| "NULL".into()),
     );
-    run_framework_sql(exec, "runs", &sql, &Vars::new()).await
+    run_framework_sql(exec, "runs", &sql).await
 }
 
 /// Writes `runs/<pipeline>/<run_id>.json`.

@@ -23,10 +23,12 @@ use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 use crate::error::{Error, Result};
 use crate::exec::delta_write::{create_with_schema, open_target};
 use crate::exec::parquet_props::writer_properties;
+use crate::pipeline::lock::WarehouseLock;
 use crate::pipeline::run::{REJECTS, rejects_schema};
 use crate::stream::event::Event;
 use crate::stream::fold::{Outcome, Product};
-use crate::stream::source::{Input, Position};
+use crate::stream::identity::{self, Decision, FileId, Stored};
+use crate::stream::source::{Input, OpenedFile, Position};
 use crate::stream::{APP_ID, PIPELINE, fault};
 use crate::warehouse::Warehouse;
 
@@ -80,6 +82,93 @@ fn lines_app(path: &str) -> String {
     format!("{APP_ID}:lines:{path}")
 }
 
+/// The application id of one fact about an input: `what` (offset, lines, dev, ino, fp,
+/// fplen) of the file at `path` or of the file with a given device and inode.
+fn fact_app(what: &str, of: &Of<'_>) -> String {
+    match of {
+        Of::Path(p) => format!("{APP_ID}:{what}:{p}"),
+        Of::Inode(id) => format!("{APP_ID}:{what}:inode:{}:{}", id.dev, id.ino),
+    }
+}
+
+enum Of<'a> {
+    Path(&'a str),
+    Inode(FileId),
+}
+
+/// The identity of the input file at a commit: device and inode, and the fingerprint of
+/// its first `fp_len` bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct CommittedIdentity {
+    pub id: FileId,
+    pub fingerprint: i64,
+    pub fp_len: u64,
+}
+
+/// The transactions recording `end` and `ident` for the file at `path`: under the path and
+/// under the inode (see [`crate::stream::identity`]).
+fn position_txns(path: &str, end: Position, ident: Option<&CommittedIdentity>) -> Vec<Transaction> {
+    let mut t = vec![
+        Transaction::new(offset_app(path), end.offset as i64),
+        Transaction::new(lines_app(path), end.lines as i64),
+    ];
+    let Some(ident) = ident else {
+        return t;
+    };
+    let as_version = |v: u64| (v & i64::MAX as u64) as i64;
+    let p = Of::Path(path);
+    t.push(Transaction::new(
+        fact_app("dev", &p),
+        as_version(ident.id.dev),
+    ));
+    t.push(Transaction::new(
+        fact_app("ino", &p),
+        as_version(ident.id.ino),
+    ));
+    for of in [p, Of::Inode(ident.id)] {
+        if let Of::Inode(_) = of {
+            t.push(Transaction::new(fact_app("offset", &of), end.offset as i64));
+            t.push(Transaction::new(fact_app("lines", &of), end.lines as i64));
+        }
+        t.push(Transaction::new(fact_app("fp", &of), ident.fingerprint));
+        t.push(Transaction::new(
+            fact_app("fplen", &of),
+            ident.fp_len as i64,
+        ));
+    }
+    t
+}
+
+/// What the inventory's transactions hold about an input (see [`position_txns`]).
+async fn stored(table: &DeltaTable, of: &Of<'_>) -> Result<Option<Stored>> {
+    let get = async |what: &str| -> Result<Option<u64>> {
+        Ok(txn(table, &fact_app(what, of))
+            .await?
+            .map(|v| v.max(0) as u64))
+    };
+    let Some(offset) = get("offset").await? else {
+        return Ok(None);
+    };
+    let lines = get("lines").await?.unwrap_or(0);
+    let id = match of {
+        Of::Inode(id) => Some(*id),
+        Of::Path(_) => match (get("dev").await?, get("ino").await?) {
+            (Some(dev), Some(ino)) => Some(FileId { dev, ino }),
+            _ => None,
+        },
+    };
+    let fingerprint = match (get("fp").await?, get("fplen").await?) {
+        (Some(fp), Some(n)) => Some((fp as i64, n)),
+        _ => None,
+    };
+    Ok(Some(Stored {
+        offset,
+        lines,
+        id,
+        fingerprint,
+    }))
+}
+
 /// The input's identity for its position: the canonical path (stdin has none).
 pub fn input_key(input: &Input) -> Option<String> {
     match input {
@@ -105,8 +194,10 @@ pub struct Tables {
 }
 
 /// Where a (re)started stream begins.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Resume {
+    /// Said when the input is not simply resumed (a renamed file).
+    pub note: Option<String>,
     /// Last seq committed to product_inventory (0 = none).
     pub last_seq: i64,
     /// Position in the input file.
@@ -163,7 +254,7 @@ impl Tables {
     /// product_events / rejects whose batch never reached product_inventory. The batch is
     /// then read again (file) or is lost with the pipe that carried it (stdin); either way
     /// no row is there twice and every stored event was applied.
-    pub async fn resume(&mut self, input: &Input) -> Result<Resume> {
+    pub async fn resume(&mut self, input: &Input, opened: Option<&OpenedFile>) -> Result<Resume> {
         let last_seq = txn(&self.inventory, APP_ID).await?.unwrap_or(0);
         let mut rolled_back = 0;
         if txn(&self.events, APP_ID).await?.unwrap_or(0) > last_seq {
@@ -179,6 +270,9 @@ impl Tables {
         if let Some(r) = &self.rejects
             && txn(r, APP_ID).await?.unwrap_or(0) > last_seq
         {
+            let _shared = WarehouseLock::acquire(&self.warehouse.runs_dir(), PIPELINE).await?;
+            let mut r = r.clone();
+            r.update_incremental(None).await?;
             let (t, m) = r
                 .clone()
                 .delete()
@@ -191,20 +285,28 @@ impl Tables {
             rolled_back += m.num_deleted_rows.unwrap_or(0) as u64;
         }
         let mut position = Position::default();
-        if let Some(key) = input_key(input) {
-            position.offset = txn(&self.inventory, &offset_app(&key))
-                .await?
-                .unwrap_or(0)
-                .max(0) as u64;
-            position.lines = txn(&self.inventory, &lines_app(&key))
-                .await?
-                .unwrap_or(0)
-                .max(0) as u64;
+        let mut note = None;
+        if let (Some(key), Some(file)) = (input_key(input), opened) {
+            let by_path = stored(&self.inventory, &Of::Path(&key)).await?;
+            let by_inode = stored(&self.inventory, &Of::Inode(file.id)).await?;
+            let fp = |n: u64| identity::fingerprint(&file.file, n);
+            match identity::decide(&key, file.id, file.len, &fp, by_path, by_inode) {
+                Decision::Start {
+                    offset,
+                    lines,
+                    note: n,
+                } => {
+                    position = Position { offset, lines };
+                    note = n;
+                }
+                Decision::Refuse(message) => return Err(Error::Invalid(message)),
+            }
         }
         Ok(Resume {
             last_seq,
             position,
             rolled_back,
+            note,
         })
     }
 
@@ -261,11 +363,23 @@ impl Tables {
             CommitProperties::default()
                 .with_application_transaction(Transaction::new(APP_ID, b.last_seq))
         };
-        if !b.rejects.is_empty() && self.rejects.is_none() {
-            self.rejects = Some(
-                open_or_create(&self.warehouse, REJECTS, &rejects_schema(), &["pipeline"]).await?,
-            );
-        }
+        // `rejects` is shared with the batch pipelines: written under the warehouse lock
+        // (held until the side tables are committed), from its latest version.
+        let shared = if b.rejects.is_empty() {
+            None
+        } else {
+            let lock = WarehouseLock::acquire(&self.warehouse.runs_dir(), PIPELINE).await?;
+            match self.rejects.as_mut() {
+                Some(t) => t.update_incremental(None).await?,
+                None => {
+                    self.rejects = Some(
+                        open_or_create(&self.warehouse, REJECTS, &rejects_schema(), &["pipeline"])
+                            .await?,
+                    )
+                }
+            }
+            Some(lock)
+        };
         // The two side tables are independent: written concurrently, both before the
         // inventory.
         let events = (!b.events.is_empty()).then(|| self.events.clone());
@@ -307,12 +421,12 @@ impl Tables {
             self.rejects = Some(r);
             self.commits += 1;
         }
+        drop(shared);
         let t_side = t0.elapsed();
         fault::at("after_side_tables", batch_no);
         let mut txns = vec![Transaction::new(APP_ID, b.last_seq)];
         if let Some(key) = &b.input_key {
-            txns.push(Transaction::new(offset_app(key), b.end.offset as i64));
-            txns.push(Transaction::new(lines_app(key), b.end.lines as i64));
+            txns.extend(position_txns(key, b.end, b.identity.as_ref()));
         }
         let props = CommitProperties::default().with_application_transactions(txns);
         match merge_source(b.changed, state)? {
@@ -402,6 +516,8 @@ pub struct BatchWrite<'a> {
     pub source_name: &'a str,
     pub input_key: Option<String>,
     pub end: Position,
+    /// The input file's identity at `end` (files only).
+    pub identity: Option<CommittedIdentity>,
     pub run_id: &'a str,
     /// Microseconds since the epoch.
     pub now: i64,

@@ -12,8 +12,10 @@
 //!   `rejects` (partition `inventory-events`), then `product_inventory` (one MERGE). Each
 //!   commit carries the Delta application transaction `stockroom-stream:inventory-events`
 //!   with version = the batch's last seq. The inventory commit — the commit point — also
-//!   carries the input file's byte offset and line count (one transaction each, keyed by the
-//!   file's canonical path). A batch that changes no product still commits the inventory's
+//!   carries the input file's byte offset and line count, and its identity (device, inode,
+//!   fingerprint of the first bytes), keyed both by the file's canonical path and by its
+//!   device and inode ([`identity`]): a replaced, truncated or rewritten file is refused in
+//!   words, a renamed one continues where it was. A batch that changes no product still commits the inventory's
 //!   transactions alone.
 //! - On start the stream reads the inventory's transaction: that is the last batch fully
 //!   applied. If `product_events` or `rejects` hold a later transaction, a crash hit between
@@ -37,6 +39,7 @@ pub mod commit;
 pub mod event;
 pub mod fault;
 pub mod fold;
+pub mod identity;
 pub mod maintain;
 pub mod source;
 pub mod stats;
@@ -73,6 +76,10 @@ pub struct StreamOptions {
     pub batch_ms: u64,
     /// Compact and checkpoint every this many micro-batches (0 = never).
     pub maintain_every: u64,
+    /// The input file is complete: a last line without a newline is an event too. Without
+    /// it such a line waits for its newline (a writer may be in the middle of it). Stdin at
+    /// its end is always finished.
+    pub finished: bool,
 }
 
 impl Default for StreamOptions {
@@ -83,6 +90,7 @@ impl Default for StreamOptions {
             batch_size: 50_000,
             batch_ms: 1_000,
             maintain_every: 100,
+            finished: false,
         }
     }
 }
@@ -110,14 +118,26 @@ pub async fn run(
     );
     let ctx = exec.context();
     let mut tables = Tables::open(&wh).await?;
-    let resume = tables.resume(&opts.input).await?;
+    // The file is opened once: its identity (device, inode, first bytes) decides where to
+    // start, and the reader reads this very handle.
+    let opened = match &opts.input {
+        Input::File(p) => Some(source::OpenedFile::open(p)?),
+        Input::Stdin => None,
+    };
+    let resume = tables.resume(&opts.input, opened.as_ref()).await?;
+    if let Some(note) = &resume.note {
+        tracing::warn!("{note}");
+    }
     let mut state = tables.load_state(ctx).await?;
     let mut rx = source::spawn(
         &opts.input,
+        opened.as_ref(),
         resume.position,
         opts.follow,
+        opts.finished,
         opts.batch_size.clamp(1024, 200_000),
     )?;
+    let mut identity: Option<commit::CommittedIdentity> = None;
     let input_key = commit::input_key(&opts.input);
     let source_name = opts.input.name();
 
@@ -129,6 +149,7 @@ pub async fn run(
         last_seq: resume.last_seq,
         rolled_back: resume.rolled_back,
         resumed_at_offset: resume.position.offset,
+        input_note: resume.note.clone(),
         ..Default::default()
     };
     let mut next_seq = resume.last_seq + 1;
@@ -156,6 +177,8 @@ pub async fn run(
                 input_key: &input_key,
                 run_id: &run_id,
                 batch_no: s.batches,
+                opened: opened.as_ref(),
+                identity: &mut identity,
             };
             process(ctx_batch, lines, &mut next_seq, &mut s).await?;
             s.delta_commits = tables.commits;
@@ -192,13 +215,21 @@ pub async fn run(
                     while pending.len() < batch_size {
                         match rx.try_recv() {
                             Ok(Item::Line(l)) => pending.push(l),
-                            Ok(Item::End) => { ended = true; break; }
+                            Ok(Item::End { unterminated }) => {
+                                s.unterminated_bytes = unterminated;
+                                ended = true;
+                                break;
+                            }
                             Ok(Item::Failed(e)) => return Err(Error::Invalid(e)),
                             Err(_) => break,
                         }
                     }
                 }
-                Some(Item::End) | None => ended = true,
+                Some(Item::End { unterminated }) => {
+                    s.unterminated_bytes = unterminated;
+                    ended = true;
+                }
+                None => ended = true,
                 Some(Item::Failed(e)) => return Err(Error::Invalid(e)),
             },
             _ = sleep_until(deadline), if deadline.is_some() => {}
@@ -211,6 +242,14 @@ pub async fn run(
     }
     if s.stopped_by.is_empty() {
         s.stopped_by = "end of input".into();
+    }
+    if s.unterminated_bytes > 0 {
+        tracing::warn!(
+            "{}: the last {} bytes have no newline yet: left unread until the line is complete \
+             (pass --finished if the file is complete)",
+            source_name,
+            s.unterminated_bytes
+        );
     }
     s.delta_commits = tables.commits;
     s.seconds = started.elapsed().as_secs_f64();
@@ -239,6 +278,10 @@ struct BatchCtx<'a> {
     input_key: &'a Option<String>,
     run_id: &'a str,
     batch_no: u64,
+    opened: Option<&'a source::OpenedFile>,
+    /// The identity last committed (its fingerprint is recomputed only while it covers fewer
+    /// than [`identity::FINGERPRINT_BYTES`]).
+    identity: &'a mut Option<commit::CommittedIdentity>,
 }
 
 /// Validates, folds and commits one micro-batch, then applies it to the in-memory state.
@@ -266,6 +309,26 @@ async fn process(
         })
         .collect();
     let last_seq = *next_seq - 1;
+    let identity = match b.opened {
+        None => None,
+        Some(o) => {
+            let n = end.offset.min(identity::FINGERPRINT_BYTES);
+            match b.identity.filter(|c| c.fp_len == n) {
+                Some(c) => Some(c),
+                None => {
+                    let fingerprint = identity::fingerprint(&o.file, n)
+                        .map_err(|e| Error::io(format!("cannot read {}", b.source_name), e))?;
+                    let c = commit::CommittedIdentity {
+                        id: o.id,
+                        fingerprint,
+                        fp_len: n,
+                    };
+                    *b.identity = Some(c);
+                    Some(c)
+                }
+            }
+        }
+    };
     let valid: Vec<(i64, &event::Event)> = parsed
         .iter()
         .filter_map(|(seq, _, r)| r.as_ref().ok().map(|e| (*seq, e)))
@@ -307,6 +370,7 @@ async fn process(
         source_name: b.source_name,
         input_key: b.input_key.clone(),
         end,
+        identity,
         run_id: b.run_id,
         now: chrono::Utc::now().timestamp_micros(),
     };

@@ -26,6 +26,11 @@ pub struct StreamSummary {
     /// Rows a previous crash left without their inventory commit, removed at start.
     pub rolled_back: u64,
     pub resumed_at_offset: u64,
+    /// Why the input was not simply resumed (a file streamed before under another name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_note: Option<String>,
+    /// Bytes of a last line without its newline, left unread (see `--finished`).
+    pub unterminated_bytes: u64,
     pub seconds: f64,
     pub events_per_second: f64,
     /// Read → committed, the last batch's oldest event.

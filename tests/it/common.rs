@@ -24,7 +24,11 @@ impl Wh {
     /// `stockroom --warehouse <wh> ARGS…`
     pub fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("stockroom").expect("binary");
-        c.arg("--warehouse").arg(self.path()).env("NO_COLOR", "1");
+        // The tests drop files and run at once: no settle wait (the settle tests pass `--settle`).
+        c.arg("--warehouse")
+            .arg(self.path())
+            .env("NO_COLOR", "1")
+            .env("STOCKROOM_SETTLE", "0");
         c
     }
 

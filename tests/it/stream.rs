@@ -188,7 +188,8 @@ fn every_reason_code() {
         br#"{"event_type": "product_quantity_changed", "product": {"product_id": "P20", "quantity": 0}}"#,
     );
     std::fs::write(&bad, bytes).unwrap();
-    stream(&wh, &bad, &[]);
+    // The last line has no newline: it counts because the file is declared complete.
+    stream(&wh, &bad, &["--finished"]);
     assert_eq!(
         rows(&wh.csv(
             "SELECT line_number, array_to_string(reasons, '|') FROM rejects \
@@ -564,4 +565,167 @@ fn generate_inventory_events_to_stdout_is_deterministic() {
         .unwrap();
     assert!(out.status.success());
     assert_no_duplicates(&wh, 50);
+}
+
+fn added(id: &str) -> String {
+    format!(
+        "{{\"event_type\": \"product_added\", \"product\": {{\"product_id\": \"{id}\", \
+         \"product_name\": \"Pen\", \"quantity\": 3, \"timestamp\": \"2023-05-01 10:00:00\"}}}}"
+    )
+}
+
+/// `stream … --input FILE ARGS…` that must fail; its stderr.
+fn stream_fails(wh: &Wh, input: &Path) -> String {
+    let out = wh
+        .cmd()
+        .args(["stream", "inventory-events", "--json", "--input"])
+        .arg(input)
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "the stream should refuse {input:?}");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn a_file_is_known_by_inode_and_first_bytes_not_by_path() {
+    let wh = Wh::new();
+    let a = wh.dir.path().join("a.jsonl");
+    // A writer is in the middle of the third line: it is not an event yet.
+    let partial = added("P3");
+    let (head, tail) = partial.split_at(20);
+    std::fs::write(&a, format!("{}\n{}\n{head}", added("P1"), added("P2"))).unwrap();
+    let s = stream(&wh, &a, &[]);
+    assert_eq!(s["events_read"], 2, "{s}");
+    assert_eq!(s["unterminated_bytes"], 20, "{s}");
+    // The line is complete now: read on from where the stream stopped.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&a).unwrap();
+        writeln!(f, "{tail}").unwrap();
+    }
+    let s = stream(&wh, &a, &[]);
+    assert_eq!(
+        (s["events_read"].as_u64(), s["events_accepted"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Renamed: the same file under another name is not applied again.
+    let b = wh.dir.path().join("b.jsonl");
+    std::fs::rename(&a, &b).unwrap();
+    let s = stream(&wh, &b, &[]);
+    assert_eq!(s["events_read"], 0, "{s}");
+    assert!(
+        s["input_note"].as_str().unwrap().contains("another name"),
+        "{s}"
+    );
+
+    // A longer file under the old name (another inode where the stream read before): refused,
+    // in words, instead of read from the old offset mid-line.
+    std::fs::write(
+        &a,
+        format!(
+            "{}\n{}\n{}\n{}\n",
+            added("P21"),
+            added("P22"),
+            added("P23"),
+            added("P24")
+        ),
+    )
+    .unwrap();
+    let err = stream_fails(&wh, &a);
+    assert!(err.contains("was replaced"), "{err}");
+
+    // Truncated in place, and rewritten in place (same inode, other first bytes).
+    let c = wh.dir.path().join("c.jsonl");
+    std::fs::write(&c, format!("{}\n{}\n", added("P31"), added("P32"))).unwrap();
+    stream(&wh, &c, &[]);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&c)
+        .unwrap()
+        .set_len(10)
+        .unwrap();
+    assert!(stream_fails(&wh, &c).contains("truncated"));
+    std::fs::write(
+        &c,
+        format!("{}\n{}\n{}\n", added("P41"), added("P42"), added("P43")),
+    )
+    .unwrap();
+    assert!(stream_fails(&wh, &c).contains("rewritten in place"));
+
+    // A file known to be complete: its last line counts without a newline.
+    let d = wh.dir.path().join("d.jsonl");
+    std::fs::write(&d, format!("{}\n{}", added("P51"), added("P52"))).unwrap();
+    let s = stream(&wh, &d, &["--finished"]);
+    assert_eq!(
+        (s["events_read"].as_u64(), s["unterminated_bytes"].as_u64()),
+        (Some(2), Some(0))
+    );
+
+    // Every event was applied once: P1-P3, P31, P32, P51, P52.
+    assert_eq!(
+        wh.csv("SELECT count(*) AS n, count(DISTINCT product_id) AS d FROM product_events"),
+        "n,d\n7,7\n"
+    );
+}
+
+#[test]
+fn a_followed_file_that_is_renamed_away_or_truncated_stops_the_stream_in_words() {
+    for change in ["rename", "truncate"] {
+        let wh = Wh::new();
+        let f = wh.dir.path().join("followed.jsonl");
+        std::fs::write(&f, format!("{}\n{}\n", added("P1"), added("P2"))).unwrap();
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
+            .arg("--warehouse")
+            .arg(wh.path())
+            .args([
+                "stream",
+                "inventory-events",
+                "--follow",
+                "--batch-ms",
+                "50",
+                "--input",
+            ])
+            .arg(&f)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Both events committed: the stream waits at the end of the file.
+        loop {
+            let out = wh
+                .cmd()
+                .args([
+                    "query",
+                    "SELECT count(*) AS n FROM product_events",
+                    "--format",
+                    "csv",
+                ])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout) == "n\n2\n" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if change == "rename" {
+            std::fs::rename(&f, wh.dir.path().join("moved.jsonl")).unwrap();
+        } else {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&f)
+                .unwrap()
+                .set_len(5)
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{change}: {stderr}");
+        let words = if change == "rename" {
+            "renamed or deleted"
+        } else {
+            "truncated"
+        };
+        assert!(stderr.contains(words), "{change}: {stderr}");
+    }
 }
