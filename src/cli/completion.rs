@@ -65,6 +65,7 @@ pub const META: &[&str] = &[
     "\\d",
     "\\df",
     "\\diff",
+    "\\chart",
     "\\pipelines",
     "\\pipeline",
     "\\history",
