@@ -8,6 +8,7 @@ mod front_ends;
 mod inventory;
 mod inventory_ops;
 mod pipelines;
+mod report;
 mod serve;
 mod serve_hostile;
 mod shell;
