@@ -316,6 +316,11 @@ async fn runs(exec: &Executor, p: &str, opts: &Options) -> Result<Vec<Block>> {
         ),
     )
     .await?;
+    if !failed.is_empty() {
+        for c in [&mut counts.chart, &mut duration.chart] {
+            c.x_label.push_str("; shaded: failed run");
+        }
+    }
     duration.chart.highlight = failed;
     let table = TableBlock {
         title: format!("{p}: runs, oldest first (failed runs marked)"),
