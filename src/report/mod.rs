@@ -361,10 +361,10 @@ async fn rejects(exec: &Executor, p: &str, opts: &Options) -> Result<Vec<Block>>
         exec,
         Chart::new(
             &format!("{p}-rejects"),
-            &format!("{p}: rejected records by reason"),
+            &format!("{p}: rejected records by reason code"),
             Kind::Bar,
             "day rejected (UTC)",
-            "records",
+            "records (once per reason)",
         ),
         format!(
             "SELECT day, code, count(*) AS records FROM (\

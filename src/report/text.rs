@@ -69,8 +69,12 @@ pub fn render(r: &Report) -> String {
         out.push_str(&format!("\n== {}\n", s.title));
         for b in &s.blocks {
             match b {
-                Block::Figure(f) if f.chart.id.ends_with("-runs-rows") => {
-                    // The run table below says it better than a sparkline.
+                Block::Figure(f)
+                    if ["-runs-rows", "-runs-duration", "-dq"]
+                        .iter()
+                        .any(|end| f.chart.id.ends_with(end)) =>
+                {
+                    // The last-run line and the dq text below say these better.
                 }
                 Block::Figure(f) if f.chart.id.ends_with("-rejects") => {
                     let mut by_reason: Vec<(String, f64)> = f
@@ -82,7 +86,7 @@ pub fn render(r: &Report) -> String {
                     by_reason.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                     let total: f64 = by_reason.iter().map(|r| r.1).sum();
                     out.push_str(&format!(
-                        "  rejected records: {} — {}\n",
+                        "  reject reasons: {} (a record may have several) — {}\n",
                         short_number(total),
                         by_reason
                             .iter()
