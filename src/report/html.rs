@@ -118,6 +118,9 @@ pub fn render(r: &Report) -> String {
         ));
     }
     body.push_str("<a href=\"#tables\">tables</a></nav>\n");
+    if r.sections.is_empty() {
+        body.push_str("<p>Nothing to report yet: no pipeline has run in this warehouse (try <code>stockroom demo</code>).</p>\n");
+    }
     for s in &r.sections {
         body.push_str(&format!(
             "<section id=\"sec-{}\">\n<h2>{}</h2>\n",

@@ -65,6 +65,9 @@ pub fn render(r: &Report) -> String {
         "stockroom report — warehouse {}, {} (last {} days of each table, last {} runs)\n",
         r.warehouse, r.generated_at, r.options.days, r.options.runs
     );
+    if r.sections.is_empty() {
+        out.push_str("\nNothing to report yet: no pipeline has run here (try `stockroom demo`, or `stockroom pipeline run NAME`).\n");
+    }
     for s in &r.sections {
         out.push_str(&format!("\n== {}\n", s.title));
         for b in &s.blocks {
