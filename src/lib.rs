@@ -5,6 +5,7 @@
 //! run, Delta writes) → front ends ([`print`], the binary's commands).
 
 pub mod catalog;
+pub mod chart;
 pub mod error;
 pub mod exec;
 pub mod external;
@@ -13,6 +14,7 @@ pub mod ingest;
 mod parallel;
 pub mod pipeline;
 pub mod print;
+pub mod report;
 pub mod script;
 pub mod serve;
 pub mod session;

@@ -66,6 +66,7 @@ pub const META: &[&str] = &[
     "\\d",
     "\\df",
     "\\diff",
+    "\\chart",
     "\\pipelines",
     "\\pipeline",
     "\\history",

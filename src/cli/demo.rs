@@ -256,6 +256,20 @@ pub async fn run(exec: Executor, _args: DemoArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(1));
     }
+    // Beside the warehouse directory (inside it only when it is a file system root).
+    let root_dir = exec.warehouse().root();
+    let report = match root_dir.parent() {
+        Some(p) if p.as_os_str().is_empty() => PathBuf::from("report.html"),
+        Some(p) => p.join("report.html"),
+        None => root_dir.join("report.html"),
+    };
+    match super::report::write_html(&exec, &Default::default(), &report).await {
+        Ok(()) => println!(
+            "\nReport with charts (open it in a browser): {}",
+            report.display()
+        ),
+        Err(e) => eprintln!("error: report: {e:#}"),
+    }
     let root = exec.warehouse().root().display().to_string();
     println!(
         "\nTables written under {root}/tables. Explore them:\n  cargo run -- --warehouse {root}            # the SQL shell\n  cargo run -- --warehouse {root} query \"DESCRIBE HISTORY sales\""

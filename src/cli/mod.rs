@@ -10,6 +10,7 @@ mod paste;
 mod pipeline;
 mod query;
 mod repl;
+mod report;
 mod run_sql;
 mod schedule;
 mod serve;
@@ -68,6 +69,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Data-quality results of the pipelines' checks.
     Dq(dq::DqArgs),
+    /// The warehouse at a glance: KPI trends, runs, rejects, data quality and table facts
+    /// (text, or one self-contained HTML page with charts).
+    Report(report::ReportArgs),
     /// Print the pipelines' schedules as crontab lines or systemd timers (no daemon).
     Schedule(schedule::ScheduleArgs),
     /// Serve the warehouse over the PostgreSQL wire protocol (psql, BI tools, drivers).
@@ -99,6 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             bench::run(open(&args.warehouse)?, a, args.warehouse.clone(), &opts).await
         }
         Some(Command::Dq(a)) => dq::run(open(&args.warehouse)?, a).await,
+        Some(Command::Report(a)) => report::run(open(&args.warehouse)?, a).await,
         Some(Command::Schedule(a)) => schedule::run(&args.warehouse, a),
         Some(Command::Serve(a)) => serve::run(a, args.warehouse.clone(), opts).await,
         Some(Command::Demo(a)) => {

@@ -30,6 +30,7 @@ const HELP: &str = r"Meta-commands:
   \set K V / \unset K  variables for ${K} in SQL
   \format table|csv|json|ndjson          \maxrows N
   \o FILE / \o       send results to a file / back to the screen
+  \chart [line|bar] [X] [Y…] [> FILE.svg]  draw the last result (or write it as SVG)
   \timing on|off     \q  quit
 SQL statements end with ';' and may span lines.";
 
@@ -42,6 +43,11 @@ struct Shell {
     output: Option<std::fs::File>,
     failed: bool,
     interactive: bool,
+    /// The last result set, for `\chart`.
+    last: Option<(
+        datafusion::arrow::datatypes::SchemaRef,
+        Vec<datafusion::arrow::record_batch::RecordBatch>,
+    )>,
 }
 
 impl Shell {
@@ -81,6 +87,9 @@ impl Shell {
     }
 
     fn show(&mut self, o: &Outcome, started: Instant) {
+        if let Outcome::Rows { schema, batches } = o {
+            self.last = Some((schema.clone(), batches.clone()));
+        }
         let (format, style, timing) = (self.format, self.style.clone(), self.timing);
         let res = print::outcome(&mut *self.out(), o, format, &style);
         if let Err(e) = res {
@@ -236,6 +245,10 @@ impl Shell {
                 Ok(n) => self.style.max_rows = n,
                 Err(_) => self.report_error(format!("\\maxrows {n}: expected a number")),
             },
+            ("\\chart", args) => match stockroom::chart::command::run(args, self.last.as_ref()) {
+                Ok(text) => print!("{text}"),
+                Err(e) => self.report_error(e),
+            },
             ("\\timing", [v]) => self.timing = *v == "on",
             ("\\timing", []) => self.timing = !self.timing,
             ("\\o", []) => self.output = None,
@@ -265,6 +278,7 @@ pub async fn run(exec: Executor) -> anyhow::Result<ExitCode> {
         output: None,
         failed: false,
         interactive,
+        last: None,
     };
     if interactive {
         interactive_loop(&mut shell).await?;

@@ -12,6 +12,7 @@ mod inventory_ops;
 mod landing;
 mod pipelines;
 mod readme_claims;
+mod report;
 mod serve;
 mod serve_hostile;
 mod shell;
