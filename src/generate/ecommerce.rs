@@ -1172,7 +1172,7 @@ mod tests {
     }
 
     #[test]
-    fn clean_batch_meets_every_rule_of_the_contract() {
+    fn clean_batch_meets_every_documented_rule() {
         let dir = tempfile::tempdir().unwrap();
         let s = generate_ecommerce(dir.path(), &EcommerceSpec::new(0.05, 11)).unwrap();
         assert_eq!((s.dirty_rows, s.dirty_by_kind.len()), (0, 0));

@@ -236,7 +236,7 @@ fn validate(spec: &InventorySpec) -> Result<i64, Error> {
     let end = start + i64::from(spec.hours) * 3600;
     if start < EPOCH_MIN || end > EPOCH_MAX {
         return invalid(format!(
-            "{} + {} hours leaves the contract's timestamp range 2000-01-01..2100-01-01",
+            "{} + {} hours leaves the valid timestamp range 2000-01-01..2100-01-01",
             spec.start, spec.hours
         ));
     }
@@ -680,7 +680,7 @@ mod tests {
     }
 
     #[test]
-    fn clean_batch_meets_every_rule_of_the_contract() {
+    fn clean_batch_meets_every_documented_rule() {
         let dir = tempfile::tempdir().unwrap();
         let spec = InventorySpec {
             skus: 2000,

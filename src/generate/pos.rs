@@ -261,7 +261,7 @@ fn validate(spec: &PosSpec) -> Result<i64, Error> {
     let end = start + i64::from(spec.days) * 86_400;
     if start < EPOCH_MIN || end > EPOCH_MAX {
         return Err(Error::Invalid(format!(
-            "pos generator: {} + {} days leaves the contract's timestamp range 2000-01-01..2100-01-01",
+            "pos generator: {} + {} days leaves the valid timestamp range 2000-01-01..2100-01-01",
             spec.start_date, spec.days
         )));
     }
@@ -831,7 +831,7 @@ mod tests {
     }
 
     #[test]
-    fn clean_batch_meets_every_rule_of_the_contract() {
+    fn clean_batch_meets_every_documented_rule() {
         let dir = tempfile::tempdir().unwrap();
         let spec = PosSpec {
             rows: 6000,
