@@ -1,4 +1,4 @@
-//! The warehouse directory layout (see shared/pipelines.md): one place that knows where
+//! The warehouse directory layout (see docs/pipelines.md#the-warehouse): one place that knows where
 //! landing, archive, rejected, tables and runs live.
 
 use std::path::{Path, PathBuf};

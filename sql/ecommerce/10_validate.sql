@@ -1,4 +1,4 @@
--- Reason codes per record (shared/pipelines.md §3 and Clarifications). Fields arrive trimmed
+-- Reason codes per record (rules: docs/pipelines.md#ecommerce). Fields arrive trimmed
 -- (empty → NULL). `stageable`: the record has an integer key, so it is staged even when a
 -- cleaning rule excludes it from the KPIs (the later version shadows the earlier one).
 CREATE TEMP TABLE checked_products AS

@@ -1,4 +1,4 @@
--- Reason codes for every raw record (shared/pipelines.md §5 and Clarifications).
+-- Reason codes for every raw record (rules: docs/pipelines.md#inventory-ops).
 -- Stock levels: structure is validated here; odd values (negative on hand, over-reserved)
 -- are what the source system holds, so they are loaded and flagged by the data-quality
 -- checks instead of being rejected.

@@ -1,4 +1,5 @@
--- Reason codes for every raw reading (shared/pipelines.md §1 and Clarifications).
+-- Reason codes for every raw reading (rules: docs/pipelines.md#inventory and
+-- docs/pipelines.md#values-and-reason-codes).
 CREATE TEMP TABLE checked AS
 WITH typed AS (
   SELECT *,

@@ -1,5 +1,6 @@
--- Every raw record gets its reason codes (shared/pipelines.md §2 and Clarifications).
--- Fields arrive as trimmed text; parse_int / parse_float apply the contract's number rules.
+-- Every raw record gets its reason codes (rules: docs/pipelines.md#pos; codes and number
+-- rules: docs/pipelines.md#values-and-reason-codes).
+-- Fields arrive as trimmed text; parse_int / parse_float apply those number rules.
 -- DUPLICATE: among non-malformed records with an id, the first in batch order (file name,
 -- then line) is kept. Repeats are rare, so only the ids seen more than once go through the
 -- row_number() window: a window over every record sorts the whole batch (11 s of 5M rows).

@@ -1,16 +1,16 @@
 //! Deterministic products / orders / order items CSV batches for the `ecommerce` pipeline
-//! (contract section "3. ecommerce"), shaped like the public "TheLook" e-commerce data set.
+//! (docs/pipelines.md#ecommerce), shaped like the public "TheLook" e-commerce data set.
 //!
 //! [`generate_ecommerce`] writes `files_per_type` files of each type, `products_<nnn>.csv`,
 //! `orders_<nnn>.csv` and `order_items_<nnn>.csv` (`nnn` zero-padded to at least 3 digits), each
 //! type's rows split evenly in key order. Scale 1.0 is 10 000 products, 100 000 orders and about
 //! 250 000 order items (plus 40 000 customers). Same spec → byte-identical files.
 //!
-//! Files with an even number (`_000`, `_002`, …) have the contract's columns in the contract's
+//! Files with an even number (`_000`, `_002`, …) have the documented columns in the documented
 //! order; odd-numbered ones another order plus one extra column (`distribution_center_id`,
 //! `gender`, `inventory_item_id`), which the pipeline maps by name and ignores.
 //!
-//! Clean rows follow every rule of the contract:
+//! Clean rows follow every rule of docs/pipelines.md#ecommerce:
 //! - keys are 1-based and unique: `products.id` 1..=P, `orders.order_id` 1..=O increasing with
 //!   `created_at`, `order_items.id` 1..=I in order-id order;
 //! - products: a 32-hex-digit `sku`, department `Men` / `Women`, a category of that department
@@ -374,7 +374,7 @@ struct Layout {
 }
 
 impl Layout {
-    /// The contract's order in even-numbered files, another order plus an extra column in odd.
+    /// The documented order in even-numbered files, another order plus an extra column in odd.
     fn of(table: Table, file: u64) -> Layout {
         use Col::*;
         let alt = file % 2 == 1;
@@ -1172,7 +1172,7 @@ mod tests {
     }
 
     #[test]
-    fn clean_batch_meets_every_rule_of_the_contract() {
+    fn clean_batch_meets_every_documented_rule() {
         let dir = tempfile::tempdir().unwrap();
         let s = generate_ecommerce(dir.path(), &EcommerceSpec::new(0.05, 11)).unwrap();
         assert_eq!((s.dirty_rows, s.dirty_by_kind.len()), (0, 0));

@@ -1,5 +1,5 @@
-//! Deterministic hourly inventory batches (JSON lines) for the `inventory` pipeline (contract
-//! section "1. inventory").
+//! Deterministic hourly inventory batches (JSON lines) for the `inventory` pipeline
+//! (docs/pipelines.md#inventory).
 //!
 //! [`generate_inventory`] covers `hours` hours from `start` 00:00 UTC with `files` files. With
 //! `files <= hours` each file covers whole hours (`files = hours`: one file per hour) and is named
@@ -10,7 +10,7 @@
 //!
 //! Each line is one reading of one SKU, a JSON object with the keys `inventory_id, product_id,
 //! warehouse_id, stock_level, restock_threshold, last_updated`, written without serde. Clean
-//! lines follow every rule of the contract:
+//! lines follow every rule of docs/pipelines.md#inventory:
 //! - `inventory_id` 1..=`skus`, visited round-robin in a random order fixed per seed, like a
 //!   poller walking the catalogue: a SKU is read again only after all the others;
 //! - `product_id` = 100 000 + `inventory_id`; `warehouse_id` 1..=`warehouses`, fixed per SKU;
@@ -236,7 +236,7 @@ fn validate(spec: &InventorySpec) -> Result<i64, Error> {
     let end = start + i64::from(spec.hours) * 3600;
     if start < EPOCH_MIN || end > EPOCH_MAX {
         return invalid(format!(
-            "{} + {} hours leaves the contract's timestamp range 2000-01-01..2100-01-01",
+            "{} + {} hours leaves the valid timestamp range 2000-01-01..2100-01-01",
             spec.start, spec.hours
         ));
     }
@@ -680,7 +680,7 @@ mod tests {
     }
 
     #[test]
-    fn clean_batch_meets_every_rule_of_the_contract() {
+    fn clean_batch_meets_every_documented_rule() {
         let dir = tempfile::tempdir().unwrap();
         let spec = InventorySpec {
             skus: 2000,

@@ -1,5 +1,5 @@
-//! Real-time product events (JSON lines) for `stockroom stream inventory-events`, reproducing
-//! the original mock generator (contract §4): product ids `P1..P10000`, names
+//! Real-time product events (JSON lines) for `stockroom stream inventory-events`, reproducing the
+//! original mock generator (docs/pipelines.md#inventory-events): product ids `P1..P10000`, names
 //! Laptop/Phone/Tablet/Headphones/Charger, quantity 1..=50, timestamps in 2022-2023, the three
 //! event types drawn uniformly — so most removals and quantity changes hit an absent product
 //! (outcome `not_found`, reject `UNKNOWN_PRODUCT`) and some removals name another product

@@ -1,4 +1,4 @@
-//! Deterministic input for the `inventory-ops` pipeline (contract section "5. inventory-ops"):
+//! Deterministic input for the `inventory-ops` pipeline (docs/pipelines.md#inventory-ops):
 //! one stock-level snapshot CSV and one transactions JSON-lines file per day.
 //!
 //! - `stock_levels_<start>.csv`: every (sku, warehouse) pair, `snapshot_at` = `start` 00:00 UTC.

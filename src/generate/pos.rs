@@ -1,10 +1,10 @@
-//! Deterministic point-of-sale CSV batches for the `pos` pipeline (contract section "2. pos").
+//! Deterministic point-of-sale CSV batches for the `pos` pipeline (docs/pipelines.md#pos).
 //!
 //! [`generate_pos`] writes `spec.files` files `pos_<start_date>_<nnn>.csv` (`nnn` zero-padded to
 //! at least 3 digits, so name order = file order) with the header [`POS_HEADER`]; the rows are
 //! split evenly (the first `rows % files` files get one more). Same spec → byte-identical files.
 //!
-//! Clean rows follow every rule of the contract:
+//! Clean rows follow every rule of docs/pipelines.md#pos:
 //! - `transaction_id` = `T` + a 13-digit number: a per-seed base plus the row's index in the call,
 //!   so ids are unique across all files of one call and differ between seeds;
 //! - `store_id` 1..=50, `product_id` 1000..=5999 (a fifth of the catalogue sells most);
@@ -39,7 +39,7 @@ use crate::error::Error;
 pub const POS_HEADER: &str =
     "transaction_id,store_id,product_id,quantity,revenue,discount_applied,timestamp";
 
-/// The contract's epoch range, inclusive.
+/// The valid epoch range, inclusive (docs/pipelines.md#values-and-reason-codes).
 pub const EPOCH_MIN: i64 = 946_684_800;
 pub const EPOCH_MAX: i64 = 4_102_444_800;
 
@@ -152,7 +152,7 @@ impl PosDefect {
         PosDefect::Duplicate,
     ];
 
-    /// The contract's reason code of this defect (the key in `dirty_by_kind`).
+    /// The reason code of this defect (docs/pipelines.md#pos; the key in `dirty_by_kind`).
     pub fn code(self) -> &'static str {
         match self {
             PosDefect::Malformed => "MALFORMED",
@@ -261,7 +261,7 @@ fn validate(spec: &PosSpec) -> Result<i64, Error> {
     let end = start + i64::from(spec.days) * 86_400;
     if start < EPOCH_MIN || end > EPOCH_MAX {
         return Err(Error::Invalid(format!(
-            "pos generator: {} + {} days leaves the contract's timestamp range 2000-01-01..2100-01-01",
+            "pos generator: {} + {} days leaves the valid timestamp range 2000-01-01..2100-01-01",
             spec.start_date, spec.days
         )));
     }
@@ -614,7 +614,8 @@ mod tests {
         s.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b')
     }
 
-    /// Contract integer: optional sign, digits, optional zero fraction.
+    /// An integer as docs/pipelines.md#values-and-reason-codes defines it: optional sign, digits,
+    /// optional zero fraction.
     fn parse_int(s: &str) -> Option<i64> {
         let (int, frac) = match s.split_once('.') {
             Some((i, f)) => (i, Some(f)),
@@ -632,7 +633,8 @@ mod tests {
         int.parse().ok()
     }
 
-    /// Contract float: decimal or exponent notation, no nan / inf.
+    /// A float as docs/pipelines.md#values-and-reason-codes defines it: decimal or exponent
+    /// notation, no nan / inf.
     fn parse_float(s: &str) -> Option<f64> {
         let v: f64 = s.parse().ok()?;
         v.is_finite().then_some(v)
@@ -644,7 +646,7 @@ mod tests {
         raw_lines: Vec<String>,
     }
 
-    /// A literal validator of contract section "2. pos" over one batch (files in order).
+    /// A literal validator of docs/pipelines.md#pos over one batch (files in order).
     fn check_batch(files: &[PathBuf]) -> Checked {
         let mut records = Vec::new();
         let mut raw_lines = Vec::new();
@@ -829,7 +831,7 @@ mod tests {
     }
 
     #[test]
-    fn clean_batch_meets_every_rule_of_the_contract() {
+    fn clean_batch_meets_every_documented_rule() {
         let dir = tempfile::tempdir().unwrap();
         let spec = PosSpec {
             rows: 6000,

@@ -1,4 +1,5 @@
-//! Lossless raw readers for batch pipelines (the contract's lifecycle step 2).
+//! Lossless raw readers for batch pipelines (the "read raw" step of
+//! docs/pipelines.md#the-run-lifecycle; rules: docs/pipelines.md#reading-raw-files).
 //!
 //! [`read_file`] turns one landing file (CSV or JSON lines, optionally `.gz`) into Arrow batches
 //! of raw records — every non-blank record exactly once, with its line number and raw text — or
@@ -424,7 +425,7 @@ fn find_long_line(bytes: &[u8], max: usize) -> Option<(usize, usize)> {
         .map(|(i, line)| (i + 1, line.len()))
 }
 
-/// ASCII whitespace in the contract's sense: space, tab, LF, VT, FF, CR.
+/// ASCII whitespace as docs/pipelines.md#reading-raw-files defines it: space, tab, LF, VT, FF, CR.
 #[inline]
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')

@@ -1,4 +1,4 @@
-//! The batch lifecycle of `stockroom pipeline run` (shared/pipelines.md, "The lifecycle"):
+//! The batch lifecycle of `stockroom pipeline run` (docs/pipelines.md#the-run-lifecycle):
 //! discover → read raw → validate (SQL) → decide → transform (SQL) → ledger → archive →
 //! summary → notify.
 //!

@@ -1,4 +1,5 @@
-//! The run summary (`runs/<pipeline>/<run_id>.json`), as the contract defines it.
+//! The run summary (`runs/<pipeline>/<run_id>.json`), as described in
+//! docs/pipelines.md#shared-tables-and-outputs.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! One input line → one validated event, or the reason codes that reject it
-//! (shared/pipelines.md §4, "Reason codes" and "Clarifications").
+//! (docs/pipelines.md#inventory-events and docs/pipelines.md#values-and-reason-codes).
 //!
 //! Which fields an event needs depends on its type: `product_added` needs all four,
 //! `product_removed` needs `product_id` and `product_name` (the name check),
@@ -50,7 +50,7 @@ pub struct Event {
 /// Parses and validates one line. `Err` holds the reason codes (never empty).
 pub fn parse(line: &str) -> Result<Event, Vec<String>> {
     let malformed = || vec!["MALFORMED".to_string()];
-    // serde_json refuses NaN / Infinity, as the contract wants.
+    // serde_json refuses NaN / Infinity, as docs/pipelines.md#inventory-events wants.
     let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(line) else {
         return Err(malformed());
     };

@@ -1,5 +1,5 @@
-//! `stockroom stream inventory-events` (shared/pipelines.md §4): JSON lines from stdin, a
-//! file or a growing file, applied in arrival order in micro-batches, each committed
+//! `stockroom stream inventory-events` (docs/pipelines.md#inventory-events): JSON lines from
+//! stdin, a file or a growing file, applied in arrival order in micro-batches, each committed
 //! atomically and exactly once.
 //!
 //! # Exactly once across three tables

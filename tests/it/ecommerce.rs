@@ -1,4 +1,4 @@
-//! The `ecommerce` pipeline (contract §3) on data/ecommerce, with hand-worked KPIs.
+//! The `ecommerce` pipeline (docs/pipelines.md#ecommerce) on data/ecommerce, with hand-worked KPIs.
 
 use std::path::Path;
 

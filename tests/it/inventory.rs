@@ -1,4 +1,4 @@
-//! The `inventory` pipeline (contract §1) on data/inventory, with hand-worked KPIs.
+//! The `inventory` pipeline (docs/pipelines.md#inventory) on data/inventory, with hand-worked KPIs.
 
 use crate::common::{Wh, drop_sample, rows, run_ok};
 

@@ -1,4 +1,4 @@
-//! The `inventory-ops` pipeline (contract §5) end to end through the binary.
+//! The `inventory-ops` pipeline (docs/pipelines.md#inventory-ops) end to end through the binary.
 //!
 //! Golden values come from data/inventory-ops-golden, worked out by hand. As-of date =
 //! 2024-03-31 (the latest transaction); the 7-day window is 03-25..03-31, the 30-day window

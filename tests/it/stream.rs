@@ -1,6 +1,6 @@
-//! `stockroom stream inventory-events` (contract §4): the original system's audit session,
-//! every reason code, in-batch folding, exactly once across kill -9 and injected crashes,
-//! and bounded file counts. Expected values are worked out by hand from the input lines.
+//! `stockroom stream inventory-events` (docs/pipelines.md#inventory-events): the original system's
+//! audit session, every reason code, in-batch folding, exactly once across kill -9 and injected
+//! crashes, and bounded file counts. Expected values are worked out by hand from the input lines.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

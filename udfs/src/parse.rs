@@ -1,4 +1,5 @@
-//! Text → number parsers with the contract's rules, for validating raw records in SQL.
+//! Text → number parsers with the rules of docs/pipelines.md#values-and-reason-codes, for
+//! validating raw records in SQL.
 //!
 //! - `parse_int(text)`: optional sign and digits after trimming ASCII whitespace; a zero
 //!   fraction is allowed (`12.0`); `12.5`, `1e3`, `two` are NULL. (A plain cast would round
