@@ -34,31 +34,16 @@ pub fn prepare(
     text: &str,
     vars: &Vars,
 ) -> std::result::Result<Vec<Prepared>, ScriptError> {
-    let split = split_statements(text);
-    let incomplete = split.has_incomplete();
-    let mut stmts: Vec<(String, usize)> = split
-        .statements
+    prepare_verbatim(source, text)
         .into_iter()
-        .map(|s| (s.text, s.line))
-        .collect();
-    if incomplete {
-        stmts.push((split.rest.trim().to_string(), split.rest_line));
-    }
-    stmts
-        .into_iter()
-        .map(|(text, line)| {
-            substitute(&text, vars)
-                .map(|sql| Prepared {
-                    source: source.to_string(),
-                    line,
-                    sql,
-                })
-                .map_err(|error| ScriptError {
-                    source_name: source.to_string(),
-                    line,
-                    statement: abbreviate(&text),
-                    error: Box::new(error),
-                })
+        .map(|p| match substitute(&p.sql, vars) {
+            Ok(sql) => Ok(Prepared { sql, ..p }),
+            Err(error) => Err(ScriptError {
+                source_name: p.source,
+                line: p.line,
+                statement: abbreviate(&p.sql),
+                error: Box::new(error),
+            }),
         })
         .collect()
 }

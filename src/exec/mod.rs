@@ -348,6 +348,7 @@ impl Executor {
     async fn describe_plan(&self, sql: &str) -> Result<Described> {
         let unknown = Described::default();
         let tokens = tokenize(sql)?;
+        let kind = statement_kind(&tokens);
         check_placeholders(&tokens)?;
         if parse_command(&tokens)?.is_some() {
             return Ok(unknown);
@@ -367,8 +368,7 @@ impl Executor {
             return Ok(unknown);
         }
         let plan = state.statement_to_plan(stmt).await?;
-        self.policy
-            .check_plan(&plan, &statement_kind(&tokenize(sql)?))?;
+        self.policy.check_plan(&plan, &kind)?;
         let mut params: Vec<(usize, Option<datafusion::arrow::datatypes::DataType>)> = plan
             .get_parameter_types()?
             .into_iter()

@@ -4,6 +4,7 @@
 
 use datafusion::arrow::array::ArrayRef;
 
+use crate::chart::svg::escape;
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::pipeline::quality::{DQ_FAILURES, DQ_RESULTS};
@@ -161,7 +162,8 @@ pub async fn build(exec: &Executor, pipeline: Option<&str>, runs: usize) -> Resu
     })
 }
 
-fn trend(h: &[u64]) -> String {
+/// A check's failing rows over its runs, oldest first: `3 → 0 → 1`.
+pub fn trend(h: &[u64]) -> String {
     h.iter().map(u64::to_string).collect::<Vec<_>>().join(" → ")
 }
 
@@ -206,16 +208,10 @@ pub fn render_text(r: &Report) -> String {
     out
 }
 
-fn counts(r: &Report) -> (usize, usize, usize) {
+/// How many checks failed, warned and passed.
+pub fn counts(r: &Report) -> (usize, usize, usize) {
     let n = |s: &str| r.checks.iter().filter(|c| c.status == s).count();
     (n("fail"), n("warn"), n("pass"))
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 pub fn render_html(r: &Report) -> String {
@@ -237,14 +233,14 @@ pub fn render_html(r: &Report) -> String {
         let sample: String = c
             .sample
             .iter()
-            .map(|s| format!("<code>{}</code><br>", html_escape(s)))
+            .map(|s| format!("<code>{}</code><br>", escape(s)))
             .collect();
         rows.push_str(&format!(
             "<tr class={s}><td>{S}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=trend>{bars}<br><small>{}</small></td><td>{sample}</td></tr>\n",
-            html_escape(&c.check),
-            html_escape(&c.table),
+            escape(&c.check),
+            escape(&c.table),
             c.failed_rows,
-            html_escape(&trend(&c.history)),
+            escape(&trend(&c.history)),
             s = c.status,
             S = c.status.to_uppercase(),
         ));
@@ -257,8 +253,8 @@ tr.fail td:first-child{{background:#f8d7da}}tr.warn td:first-child{{background:#
 </style></head><body>\n<h1>Data quality — {pipeline}</h1>\n<p>Run <b>{run}</b>, checked {at}: <b>{f}</b> fail, <b>{w}</b> warn, <b>{p}</b> pass. Trend over the last {n} run(s), oldest first.</p>\n\
 <table><tr><th>status</th><th>check</th><th>table</th><th>failing rows</th><th>trend</th><th>sample failing rows</th></tr>\n{rows}</table>\n\
 <p>All failing rows (up to 1000 per check): <code>SELECT * FROM dq_failures WHERE run_id = '{run}'</code></p>\n</body></html>\n",
-        run = html_escape(&r.latest_run),
-        at = html_escape(&r.checked_at),
+        run = escape(&r.latest_run),
+        at = escape(&r.checked_at),
         n = r.runs,
     )
 }

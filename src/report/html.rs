@@ -60,15 +60,15 @@ fn table(t: &TableBlock) -> String {
 }
 
 fn dq(r: &dq_report::Report) -> String {
-    let n = |st: &str| r.checks.iter().filter(|c| c.status == st).count();
+    let (fail, warn, pass) = dq_report::counts(r);
     let mut s = format!(
         "<h3>Data quality</h3>\n<p>Run <code>{}</code>, checked {}: <b>{}</b> fail, <b>{}</b> warn, <b>{}</b> pass; trend over the last {} run(s), oldest first.</p>\n\
          <table><tr><th>status</th><th>check</th><th>table</th><th>failing rows</th><th>trend</th><th>sample failing rows</th></tr>\n",
         escape(&r.latest_run),
         escape(&r.checked_at),
-        n("fail"),
-        n("warn"),
-        n("pass"),
+        fail,
+        warn,
+        pass,
         r.runs
     );
     for c in &r.checks {
@@ -86,11 +86,7 @@ fn dq(r: &dq_report::Report) -> String {
             escape(&c.table),
             c.failed_rows,
             sparkline(&hist),
-            c.history
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(" → ")
+            dq_report::trend(&c.history)
         ));
     }
     s.push_str(&format!(

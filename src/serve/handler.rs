@@ -59,7 +59,6 @@ use super::settings;
 use crate::error::Error;
 use crate::exec::{Executor, Outcome, Policy};
 use crate::session::SessionOptions;
-use crate::sql::split::split_statements;
 use crate::warehouse::Warehouse;
 
 /// What every connection shares.
@@ -610,14 +609,11 @@ impl SimpleQueryHandler for Session {
 
 /// The statements of a simple query's text (an unterminated last one included).
 fn statement_texts(query: &str) -> Vec<String> {
-    let split = split_statements(query);
-    let incomplete = split.has_incomplete();
-    let mut texts: Vec<String> = split.statements.into_iter().map(|s| s.text).collect();
-    if incomplete {
-        texts.push(split.rest);
-    }
-    texts.retain(|t| !crate::sql::split::is_blank_sql(t));
-    texts
+    crate::script::prepare_verbatim("", query)
+        .into_iter()
+        .map(|p| p.sql)
+        .filter(|t| !crate::sql::split::is_blank_sql(t))
+        .collect()
 }
 
 /// A statement prepared through the extended protocol (drivers such as JDBC, tokio-postgres).

@@ -220,12 +220,22 @@ impl Limits {
         self.timeout
     }
 
-    /// Waits for a statement slot; a cancel or disconnect while waiting gives up.
-    async fn slot(&self, stop: &mut StopWatch) -> Result<OwnedSemaphorePermit, QueryError> {
-        tokio::select! {
-            p = self.permits.clone().acquire_owned() => p.map_err(|_| QueryError::ShuttingDown),
-            _ = stop.stopped() => Err(QueryError::Cancelled),
+    /// Admits one statement: refused once shutting down, counted as running from now on
+    /// (while it waits too), then given a slot; a cancel or disconnect while waiting gives up.
+    async fn admit(
+        self: &Arc<Self>,
+        stop: &mut StopWatch,
+    ) -> Result<(Running, OwnedSemaphorePermit), QueryError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(QueryError::ShuttingDown);
         }
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = Running(self.clone());
+        let permit = tokio::select! {
+            p = self.permits.clone().acquire_owned() => p.map_err(|_| QueryError::ShuttingDown)?,
+            _ = stop.stopped() => return Err(QueryError::Cancelled),
+        };
+        Ok((running, permit))
     }
 
     /// Plans a statement within the limits (a Parse/Describe can be as costly as a query:
@@ -235,12 +245,7 @@ impl Limits {
         mut stop: StopWatch,
         work: impl std::future::Future<Output = crate::Result<T>> + Send + 'static,
     ) -> Result<T, QueryError> {
-        if self.shutting_down.load(Ordering::SeqCst) {
-            return Err(QueryError::ShuttingDown);
-        }
-        self.running.fetch_add(1, Ordering::SeqCst);
-        let _running = Running(self.clone());
-        let _permit = self.slot(&mut stop).await?;
+        let (_running, _permit) = self.admit(&mut stop).await?;
         let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
         let timeout = self.timeout.unwrap_or_default();
         let task = self.spawn(async move {
@@ -268,11 +273,6 @@ impl Limits {
     /// the timeout; running and handing over the rows does. The slot is held until the last
     /// row is handed over (or the client stops reading).
     pub async fn run(self: &Arc<Self>, job: Job) -> Result<Produced, QueryError> {
-        if self.shutting_down.load(Ordering::SeqCst) {
-            return Err(QueryError::ShuttingDown);
-        }
-        self.running.fetch_add(1, Ordering::SeqCst);
-        let running = Running(self.clone());
         let Job {
             exec,
             sql,
@@ -281,7 +281,7 @@ impl Limits {
             timeout,
             user,
         } = job;
-        let permit = self.slot(&mut stop).await?;
+        let (running, permit) = self.admit(&mut stop).await?;
         let limit = match (timeout, self.timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

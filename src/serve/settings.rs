@@ -185,11 +185,7 @@ where
                 .trim_matches('"')
                 .to_ascii_lowercase();
             match name.as_str() {
-                "statement_timeout" => {
-                    conn.set_statement_timeout(None);
-                    Ok(Response::Execution(Tag::new("RESET")))
-                }
-                "all" => {
+                "statement_timeout" | "all" => {
                     conn.set_statement_timeout(None);
                     Ok(Response::Execution(Tag::new("RESET")))
                 }

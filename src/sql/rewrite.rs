@@ -116,6 +116,13 @@ fn match_time_travel(toks: &[Token], i: usize) -> Result<Option<(VersionSpec, us
     Ok(Some((spec, v + 1)))
 }
 
+/// Puts a generated name (`<prefix>_<n>`) into the statement for what `r` stands for.
+fn pin_as(out: &mut Vec<Token>, pinned: &mut Pinned, prefix: &str, r: PinnedRef) {
+    let name = format!("{prefix}_{}", pinned.len());
+    out.push(ident(&name));
+    pinned.push((name, r));
+}
+
 /// Replaces time-travel references and `table_changes(…)` with generated names.
 pub fn pin_references(toks: &[Token]) -> Result<(Vec<Token>, Pinned)> {
     let mut out: Vec<Token> = Vec::with_capacity(toks.len());
@@ -126,9 +133,7 @@ pub fn pin_references(toks: &[Token]) -> Result<(Vec<Token>, Pinned)> {
         if keyword(&toks[i]).as_deref() == Some("TABLE_CHANGES")
             && let Some((r, end)) = match_table_changes(toks, i)?
         {
-            let name = format!("__changes_{}", pinned.len());
-            out.push(ident(&name));
-            pinned.push((name, r));
+            pin_as(&mut out, &mut pinned, "__changes", r);
             i = end;
             continue;
         }
@@ -136,9 +141,7 @@ pub fn pin_references(toks: &[Token]) -> Result<(Vec<Token>, Pinned)> {
         if keyword(&toks[i]).as_deref() == Some("DELTA_SCAN")
             && let Some((r, end)) = match_delta_scan(toks, i)?
         {
-            let name = format!("__path_{}", pinned.len());
-            out.push(ident(&name));
-            pinned.push((name, r));
+            pin_as(&mut out, &mut pinned, "__path", r);
             i = end;
             continue;
         }
@@ -149,9 +152,12 @@ pub fn pin_references(toks: &[Token]) -> Result<(Vec<Token>, Pinned)> {
             {
                 let path = path.clone();
                 out.truncate(k);
-                let name = format!("__path_{}", pinned.len());
-                out.push(ident(&name));
-                pinned.push((name, PinnedRef::Path { path, spec }));
+                pin_as(
+                    &mut out,
+                    &mut pinned,
+                    "__path",
+                    PinnedRef::Path { path, spec },
+                );
                 i = end;
                 continue;
             }

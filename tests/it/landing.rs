@@ -108,6 +108,15 @@ fn file_status<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
         .unwrap_or_else(|| panic!("no {name} in {s}"))
 }
 
+/// A file of a run summary was rejected whole with reason `code`.
+fn assert_rejected(f: &serde_json::Value, code: &str) {
+    assert_eq!(f["status"], "rejected", "{f}");
+    assert!(
+        f["reject_reason"].as_str().unwrap_or("").starts_with(code),
+        "{f}"
+    );
+}
+
 #[test]
 fn only_regular_files_are_taken_links_fifos_and_directories_are_moved_aside_unread() {
     let wh = Wh::new();
@@ -131,15 +140,7 @@ fn only_regular_files_are_taken_links_fifos_and_directories_are_moved_aside_unre
         "pos_dir.csv",
         "pos_fifo.csv",
     ] {
-        let f = file_status(&s, n);
-        assert_eq!(f["status"], "rejected", "{f}");
-        assert!(
-            f["reject_reason"]
-                .as_str()
-                .unwrap()
-                .starts_with("NOT_A_REGULAR_FILE"),
-            "{f}"
-        );
+        assert_rejected(file_status(&s, n), "NOT_A_REGULAR_FILE");
     }
     assert_eq!(file_status(&s, "pos_good.csv")["status"], "partial");
     assert_eq!(s["totals"]["rows_valid"], 3);
@@ -226,15 +227,7 @@ fn files_over_max_file_bytes_and_gzip_bombs_are_rejected_whole() {
     );
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for n in ["pos_bomb.csv.gz", "pos_big.csv"] {
-        let f = file_status(&s, n);
-        assert_eq!(f["status"], "rejected", "{f}");
-        assert!(
-            f["reject_reason"]
-                .as_str()
-                .unwrap()
-                .starts_with("TOO_LARGE"),
-            "{f}"
-        );
+        assert_rejected(file_status(&s, n), "TOO_LARGE");
     }
     assert_eq!(s["totals"]["rows_valid"], 10, "{s}");
     assert!(names_in(&land).is_empty());
@@ -495,10 +488,7 @@ fn a_file_name_that_is_not_utf8_is_moved_aside_not_left_forever() {
         .collect();
     assert_eq!(bad.len(), 2, "{s}");
     for f in bad {
-        assert!(
-            f["reject_reason"].as_str().unwrap().starts_with("BAD_NAME"),
-            "{f}"
-        );
+        assert_rejected(f, "BAD_NAME");
     }
     assert!(names_in(&land).is_empty());
     // Both moved, neither overwritten: two files and two reason files.

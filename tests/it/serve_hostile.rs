@@ -171,6 +171,15 @@ struct Setup {
     outside: PathBuf,
 }
 
+impl Setup {
+    /// `stockroom serve` on this warehouse with its users file, plus `extra` options.
+    fn server(&self, extra: &[&str]) -> Server {
+        let mut args = vec!["--users", self.users.to_str().expect("utf8")];
+        args.extend_from_slice(extra);
+        Server::start(&self.wh, &args)
+    }
+}
+
 fn setup() -> Setup {
     let wh = Wh::new();
     wh.ok("CREATE TABLE sales AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0), (3, 30.0)) t(id, amount)");
@@ -202,7 +211,7 @@ fn still_answers(server: &Server) {
 #[test]
 fn nothing_runs_before_a_login_and_a_failed_login_closes_the_connection() {
     let s = setup();
-    let server = Server::start(&s.wh, &["--users", s.users.to_str().expect("utf8")]);
+    let server = s.server(&[]);
     let pwned = s.outside.join("pwned.csv");
     let attack = format!(
         "EXPLAIN ANALYZE COPY (SELECT 'pwned' AS x) TO '{}'",
@@ -246,17 +255,7 @@ fn nothing_runs_before_a_login_and_a_failed_login_closes_the_connection() {
 #[test]
 fn a_slow_or_silent_client_is_dropped_and_extra_connections_are_refused() {
     let s = setup();
-    let server = Server::start(
-        &s.wh,
-        &[
-            "--users",
-            s.users.to_str().expect("utf8"),
-            "--login-timeout",
-            "1s",
-            "--max-connections",
-            "2",
-        ],
-    );
+    let server = s.server(&["--login-timeout", "1s", "--max-connections", "2"]);
     // Two silent connections fill the server; a third is told why it is turned away.
     let mut a = Wire::connect(server.port);
     let _b = Wire::connect(server.port);
@@ -279,7 +278,7 @@ fn a_slow_or_silent_client_is_dropped_and_extra_connections_are_refused() {
 #[test]
 fn read_only_is_decided_on_the_whole_plan() {
     let s = setup();
-    let server = Server::start(&s.wh, &["--users", s.users.to_str().expect("utf8")]);
+    let server = s.server(&[]);
     let before = delta_version(&s.wh, "sales");
     let file = |name: &str| s.outside.join(name).display().to_string();
     let probes = [
@@ -332,7 +331,7 @@ fn files_by_path_are_off_unless_a_directory_is_allowed() {
     std::os::unix::fs::symlink(s.outside.join("secret.csv"), allowed.join("link.csv"))
         .expect("symlink");
 
-    let closed = Server::start(&s.wh, &["--users", s.users.to_str().expect("utf8")]);
+    let closed = s.server(&[]);
     for sql in [
         format!("SELECT * FROM '{}'", s.outside.join("secret.csv").display()),
         "SELECT count(*) FROM '/'".to_string(),
@@ -355,15 +354,7 @@ fn files_by_path_are_off_unless_a_directory_is_allowed() {
     still_answers(&closed);
     drop(closed);
 
-    let open = Server::start(
-        &s.wh,
-        &[
-            "--users",
-            s.users.to_str().expect("utf8"),
-            "--allow-files",
-            allowed.to_str().expect("utf8"),
-        ],
-    );
+    let open = s.server(&["--allow-files", allowed.to_str().expect("utf8")]);
     assert_eq!(
         open.rows(
             "analyst",
@@ -388,15 +379,7 @@ fn files_by_path_are_off_unless_a_directory_is_allowed() {
 #[test]
 fn clients_may_set_only_the_allowed_settings() {
     let s = setup();
-    let server = Server::start(
-        &s.wh,
-        &[
-            "--users",
-            s.users.to_str().expect("utf8"),
-            "--query-timeout",
-            "60s",
-        ],
-    );
+    let server = s.server(&["--query-timeout", "60s"]);
     for sql in [
         "SET datafusion.runtime.memory_limit = '1000G'",
         "SET datafusion.runtime.temp_directory = '/tmp/elsewhere'",
@@ -437,7 +420,7 @@ fn clients_may_set_only_the_allowed_settings() {
 #[test]
 fn a_cancel_request_and_a_disconnect_stop_the_statement() {
     let s = setup();
-    let server = Server::start(&s.wh, &["--users", s.users.to_str().expect("utf8")]);
+    let server = s.server(&[]);
 
     // psql's Ctrl-C: a CancelRequest on a second connection with the backend's key.
     let (mut w, pid, key) = Wire::login(server.port, "analyst", Some("right"));
@@ -507,15 +490,7 @@ fn rss_kb(pid: u32) -> u64 {
 #[test]
 fn results_stream_and_a_row_cap_is_an_error() {
     let s = setup();
-    let server = Server::start(
-        &s.wh,
-        &[
-            "--users",
-            s.users.to_str().expect("utf8"),
-            "--max-result-rows",
-            "1000",
-        ],
-    );
+    let server = s.server(&["--max-result-rows", "1000"]);
     assert_eq!(
         server.rows(
             "analyst",
@@ -591,15 +566,7 @@ fn tls_is_required_once_configured_and_plaintext_off_loopback_needs_consent() {
 #[test]
 fn the_fifth_statement_waits_when_the_cap_is_four() {
     let s = setup();
-    let server = Server::start(
-        &s.wh,
-        &[
-            "--users",
-            s.users.to_str().expect("utf8"),
-            "--max-concurrent-queries",
-            "4",
-        ],
-    );
+    let server = s.server(&["--max-concurrent-queries", "4"]);
     let slow = "SET statement_timeout = '2s'; \
                 SELECT sum(value % 7) FROM generate_series(1, 100000000000)";
     std::thread::scope(|scope| {
@@ -641,7 +608,7 @@ fn the_fifth_statement_waits_when_the_cap_is_four() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bound_parameters_are_values_never_sql() {
     let s = setup();
-    let server = Server::start(&s.wh, &["--users", s.users.to_str().expect("utf8")]);
+    let server = s.server(&[]);
     let (client, connection) = tokio_postgres::connect(
         &format!(
             "host=127.0.0.1 port={} user=analyst password=right dbname=stockroom",

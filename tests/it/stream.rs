@@ -7,6 +7,46 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Wh, assert_success, rows};
 
+/// `stream inventory-events --follow --input FILE ARGS…` in the background, its output piped.
+fn follow(wh: &Wh, file: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
+        .arg("--warehouse")
+        .arg(wh.path())
+        .args(["stream", "inventory-events", "--follow"])
+        .args(args)
+        .arg("--input")
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (up to two minutes) until `product_events` holds `n` rows.
+fn wait_for_events(wh: &Wh, n: &str) {
+    let started = Instant::now();
+    loop {
+        let out = wh
+            .cmd()
+            .args([
+                "query",
+                "SELECT count(*) AS n FROM product_events",
+                "--format",
+                "csv",
+            ])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout) == format!("n\n{n}\n") {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never saw {n} events"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data/inventory-events")
@@ -466,47 +506,8 @@ fn follow_then_sigterm_commits_and_exits_cleanly() {
     let f = wh.dir.path().join("growing.jsonl");
     let initial = std::fs::read_to_string(data("01_audit_initial.jsonl")).unwrap();
     std::fs::write(&f, &initial).unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
-        .arg("--warehouse")
-        .arg(wh.path())
-        .args([
-            "stream",
-            "inventory-events",
-            "--follow",
-            "--batch-ms",
-            "100",
-            "--json",
-            "--input",
-        ])
-        .arg(&f)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let wait_for = |n: &str| {
-        let started = Instant::now();
-        loop {
-            let out = wh
-                .cmd()
-                .args([
-                    "query",
-                    "SELECT count(*) AS n FROM product_events",
-                    "--format",
-                    "csv",
-                ])
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&out.stdout) == format!("n\n{n}\n") {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "never saw {n} events"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    wait_for("7");
+    let child = follow(&wh, &f, &["--batch-ms", "100", "--json"]);
+    wait_for_events(&wh, "7");
     // The file grows (the first half of a line, then the rest): the stream picks it up.
     let events = std::fs::read_to_string(data("02_audit_events.jsonl")).unwrap();
     let (a, b) = events.split_at(40);
@@ -517,7 +518,7 @@ fn follow_then_sigterm_commits_and_exits_cleanly() {
     std::thread::sleep(Duration::from_millis(300));
     file.write_all(b.as_bytes()).unwrap();
     file.flush().unwrap();
-    wait_for("11");
+    wait_for_events(&wh, "11");
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -675,39 +676,9 @@ fn a_followed_file_that_is_renamed_away_or_truncated_stops_the_stream_in_words()
         let wh = Wh::new();
         let f = wh.dir.path().join("followed.jsonl");
         std::fs::write(&f, format!("{}\n{}\n", added("P1"), added("P2"))).unwrap();
-        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
-            .arg("--warehouse")
-            .arg(wh.path())
-            .args([
-                "stream",
-                "inventory-events",
-                "--follow",
-                "--batch-ms",
-                "50",
-                "--input",
-            ])
-            .arg(&f)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = follow(&wh, &f, &["--batch-ms", "50"]);
         // Both events committed: the stream waits at the end of the file.
-        loop {
-            let out = wh
-                .cmd()
-                .args([
-                    "query",
-                    "SELECT count(*) AS n FROM product_events",
-                    "--format",
-                    "csv",
-                ])
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&out.stdout) == "n\n2\n" {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_events(&wh, "2");
         if change == "rename" {
             std::fs::rename(&f, wh.dir.path().join("moved.jsonl")).unwrap();
         } else {
