@@ -70,6 +70,10 @@ pub enum Error {
 
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+
+    /// Manifests, models, the step graph and runs (src/pipeline/error.rs).
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::error::PipelineError),
 }
 
 impl Error {

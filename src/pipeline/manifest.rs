@@ -1,5 +1,7 @@
-//! Pipeline definitions: `sql/<name>/pipeline.toml` plus numbered SQL files. The shipped
-//! pipelines are compiled into the binary; `--pipelines DIR` adds or overrides from disk.
+//! Pipeline definitions: `sql/<name>/pipeline.toml` plus SQL files — models (one SELECT
+//! each, with a `-- materialized:` header: src/pipeline/model.rs) and scripts (the validate
+//! files and `[[steps]]`). The shipped pipelines are compiled into the binary; `--pipelines
+//! DIR` adds or overrides from disk. docs/pipelines.md#models says how to write one.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,6 +10,8 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::ingest::{FieldSpec, RawFormat};
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::model::{self, Model};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Manifest {
@@ -31,9 +35,15 @@ pub struct Manifest {
     /// When cron / systemd should run the pipeline (printed by `stockroom schedule`).
     #[serde(default)]
     pub schedules: Vec<ScheduleDef>,
-    /// Tables the pipeline writes (reported with their versions).
+    /// Tables the pipeline's scripts write (reported with their versions); stored models
+    /// are added to these by themselves.
     #[serde(default)]
     pub tables: Vec<String>,
+    /// Tables the models read that the pipeline does not write (another pipeline's, the
+    /// stream's, one made by hand). Any other table a model reads must be a model or be
+    /// written by a step of the pipeline: a misspelt name fails when the pipeline loads.
+    #[serde(default)]
+    pub sources: Vec<String>,
     #[serde(default)]
     pub notify: NotifySpec,
 }
@@ -81,6 +91,9 @@ pub struct StepDef {
     pub notify_if: Option<String>,
     /// The notification's text; `{rows}` becomes the number of rows.
     pub notify_message: Option<String>,
+    /// Set for a model's step (its one file is the model); its `after` is inferred.
+    #[serde(skip)]
+    pub model: Option<Model>,
 }
 
 /// A data-quality check: a SQL file whose query returns the failing rows.
@@ -132,6 +145,8 @@ pub struct Pipeline {
     pub sql: BTreeMap<String, String>,
     /// Where it came from (`built-in` or a directory), for messages.
     pub origin: String,
+    /// The SQL files with a `-- materialized:` header, by file name.
+    pub models: Vec<Model>,
 }
 
 impl Pipeline {
@@ -158,8 +173,58 @@ impl Pipeline {
             .collect()
     }
 
-    /// The steps after the decision: `[[steps]]`, or the `transform` files as a chain.
+    /// The steps after the decision: `[[steps]]` (or the `transform` files as a chain), then
+    /// one step per model, named after it, running after the steps that write the tables it
+    /// reads.
     pub fn steps(&self) -> Vec<StepDef> {
+        let mut steps = self.script_steps();
+        let writers: Vec<(String, std::collections::BTreeSet<String>)> = steps
+            .iter()
+            .map(|s| {
+                let writes = s
+                    .files
+                    .iter()
+                    .filter_map(|f| self.sql.get(f))
+                    .flat_map(|t| model::script_writes(t))
+                    .collect();
+                (s.name.clone(), writes)
+            })
+            .collect();
+        for m in &self.models {
+            let mut after: Vec<String> = Vec::new();
+            for table in &m.reads {
+                let by = if self.models.iter().any(|o| &o.name == table) {
+                    Some(table.clone())
+                } else {
+                    writers
+                        .iter()
+                        .find(|(_, w)| w.contains(table))
+                        .map(|(s, _)| s.clone())
+                };
+                if let Some(b) = by
+                    && !after.contains(&b)
+                {
+                    after.push(b);
+                }
+            }
+            if after.is_empty() {
+                after.push(EXTRACT.to_string());
+            }
+            steps.push(StepDef {
+                name: m.name.clone(),
+                files: vec![m.file.clone()],
+                checks: false,
+                after,
+                notify_if: None,
+                notify_message: None,
+                model: Some(m.clone()),
+            });
+        }
+        steps
+    }
+
+    /// The hand-written steps: `[[steps]]`, or the `transform` files as a chain.
+    fn script_steps(&self) -> Vec<StepDef> {
         if !self.manifest.steps.is_empty() {
             return self.manifest.steps.clone();
         }
@@ -175,6 +240,7 @@ impl Pipeline {
                     after: vec![prev.clone()],
                     notify_if: None,
                     notify_message: None,
+                    model: None,
                 };
                 prev = f.clone();
                 s
@@ -182,9 +248,57 @@ impl Pipeline {
             .collect()
     }
 
+    /// The tables whose versions a run reports: the manifest's `tables`, then the stored
+    /// models not listed there.
+    pub fn tables(&self) -> Vec<String> {
+        let mut out = self.manifest.tables.clone();
+        for m in self.models.iter().filter(|m| m.materialized.is_stored()) {
+            if !out.contains(&m.name) {
+                out.push(m.name.clone());
+            }
+        }
+        out
+    }
+
+    /// Every table a model reads must be a model, written by a step (validate files
+    /// included), a batch table, a framework table or a declared source.
+    fn check_model_reads(&self) -> std::result::Result<(), PipelineError> {
+        let mut known: std::collections::BTreeSet<String> = self
+            .sql
+            .iter()
+            .filter(|(f, _)| !self.models.iter().any(|m| &m.file == *f))
+            .flat_map(|(_, t)| model::script_writes(t))
+            .collect();
+        known.extend(self.models.iter().map(|m| m.name.clone()));
+        known.extend(self.batch_tables().into_iter().map(|(t, _)| t));
+        known.extend(self.manifest.sources.iter().map(|s| s.to_ascii_lowercase()));
+        known.extend(
+            [
+                "checked",
+                crate::pipeline::run::REJECTS,
+                crate::pipeline::run::RUNS,
+                crate::pipeline::run::LEDGER,
+                crate::pipeline::quality::DQ_RESULTS,
+                crate::pipeline::quality::DQ_FAILURES,
+            ]
+            .map(String::from),
+        );
+        for m in &self.models {
+            if let Some(t) = m.reads.iter().find(|t| !known.contains(*t)) {
+                return Err(PipelineError::UnknownTable {
+                    pipeline: self.name().to_string(),
+                    file: format!("{}/{}", self.origin, m.file),
+                    table: t.clone(),
+                    did_you_mean: crate::suggest::nearest(t, known.iter().map(String::as_str)),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The steps in waves: every step of a wave depends only on earlier waves, so the steps
     /// of one wave can run concurrently. Fails on an unknown dependency or a cycle.
-    pub fn step_waves(&self) -> Result<Vec<Vec<StepDef>>> {
+    pub fn step_waves(&self) -> std::result::Result<Vec<Vec<StepDef>>, PipelineError> {
         let steps = self.steps();
         let mut done: Vec<String> = vec![EXTRACT.to_string()];
         let mut left = steps.clone();
@@ -194,11 +308,11 @@ impl Pipeline {
                 .iter()
                 .find(|d| d.as_str() != EXTRACT && !steps.iter().any(|o| &o.name == *d))
             {
-                return Err(Error::Invalid(format!(
-                    "pipeline {}: step '{}' runs after '{d}', but there is no such step",
-                    self.name(),
-                    s.name
-                )));
+                return Err(PipelineError::UnknownStep {
+                    pipeline: self.name().to_string(),
+                    step: s.name.clone(),
+                    after: d.clone(),
+                });
             }
         }
         let mut waves = Vec::new();
@@ -207,14 +321,26 @@ impl Pipeline {
                 .into_iter()
                 .partition(|s| s.after.iter().all(|d| done.contains(d)));
             if ready.is_empty() {
-                return Err(Error::Invalid(format!(
-                    "pipeline {}: the steps {} depend on each other in a cycle",
-                    self.name(),
-                    rest.iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                let list = |f: &dyn Fn(&StepDef) -> String| {
+                    rest.iter().map(f).collect::<Vec<_>>().join(", ")
+                };
+                return Err(PipelineError::Cycle {
+                    pipeline: self.name().to_string(),
+                    steps: list(&|s| s.name.clone()),
+                    files: list(&|s| {
+                        let files = s
+                            .files
+                            .iter()
+                            .map(|f| format!("{}/{f}", self.origin))
+                            .collect::<Vec<_>>()
+                            .join(" + ");
+                        if files.is_empty() {
+                            format!("{}: checks", s.name)
+                        } else {
+                            format!("{} after {}", files, s.after.join(", "))
+                        }
+                    }),
+                });
             }
             done.extend(ready.iter().map(|s| s.name.clone()));
             waves.push(ready);
@@ -274,8 +400,12 @@ impl Pipeline {
     }
 
     fn parse(origin: &str, manifest: &str, sql: BTreeMap<String, String>) -> Result<Self> {
-        let manifest: Manifest = toml::from_str(manifest)
-            .map_err(|e| Error::Invalid(format!("{origin}/pipeline.toml: {e}")))?;
+        let manifest_error = |message: String| PipelineError::Manifest {
+            file: format!("{origin}/pipeline.toml"),
+            message,
+        };
+        let manifest: Manifest =
+            toml::from_str(manifest).map_err(|e| manifest_error(e.to_string()))?;
         let files = manifest
             .validate
             .iter()
@@ -284,37 +414,55 @@ impl Pipeline {
             .chain(manifest.checks.iter().map(|c| &c.file));
         for f in files {
             if !sql.contains_key(f) {
-                return Err(Error::Invalid(format!(
-                    "{origin}/pipeline.toml names step '{f}', but there is no such file"
-                )));
+                return Err(
+                    manifest_error(format!("names step '{f}', but there is no such file")).into(),
+                );
             }
         }
         if !manifest.transform.is_empty() && !manifest.steps.is_empty() {
-            return Err(Error::Invalid(format!(
-                "{origin}/pipeline.toml has both `transform` and `[[steps]]`; use one"
-            )));
+            return Err(
+                manifest_error("has both `transform` and `[[steps]]`; use one".into()).into(),
+            );
+        }
+        let mut models = Vec::new();
+        for (file, text) in &sql {
+            if model::is_model(text) {
+                models.push(Model::parse(&format!("{origin}/{file}"), file, text)?);
+            }
+        }
+        let names: Vec<String> = manifest.steps.iter().map(|s| s.name.clone()).collect();
+        if let Some(m) = models.iter().find(|m| names.contains(&m.name)) {
+            return Err(manifest_error(format!(
+                "step '{}' has the name of model {}; a model's step is named after it",
+                m.name, m.file
+            ))
+            .into());
         }
         let p = Self {
             manifest,
             sql,
             origin: origin.to_string(),
+            models,
         };
         p.batch_formats()?;
+        p.check_model_reads()?;
         p.step_waves()?;
         for sch in &p.manifest.schedules {
             if let Some(step) = &sch.step
                 && !p.steps().iter().any(|s| &s.name == step)
             {
-                return Err(Error::Invalid(format!(
-                    "{origin}/pipeline.toml: schedule '{}' names step '{step}', but there is no such step",
+                return Err(manifest_error(format!(
+                    "schedule '{}' names step '{step}', but there is no such step",
                     sch.name
-                )));
+                ))
+                .into());
             }
             if sch.cron.split_whitespace().count() != 5 {
-                return Err(Error::Invalid(format!(
-                    "{origin}/pipeline.toml: schedule '{}': cron '{}' must have five fields",
+                return Err(manifest_error(format!(
+                    "schedule '{}': cron '{}' must have five fields",
                     sch.name, sch.cron
-                )));
+                ))
+                .into());
             }
         }
         Ok(p)
@@ -344,9 +492,11 @@ fn parse_format(pipeline: &str, format: &str) -> Result<RawFormat> {
     match format.to_ascii_lowercase().as_str() {
         "csv" => Ok(RawFormat::Csv),
         "jsonl" | "json" | "ndjson" => Ok(RawFormat::Jsonl),
-        other => Err(Error::Invalid(format!(
-            "pipeline {pipeline}: input format '{other}' is not csv or jsonl"
-        ))),
+        other => Err(PipelineError::Manifest {
+            file: format!("pipeline {pipeline}"),
+            message: format!("input format '{other}' is not csv or jsonl"),
+        }
+        .into()),
     }
 }
 
@@ -471,6 +621,7 @@ const BUILT_IN: &[(&str, &str, &[SqlFile])] = &[
                 "10_validate.sql",
                 include_str!("../../sql/pos/10_validate.sql"),
             ),
+            ("valid.sql", include_str!("../../sql/pos/valid.sql")),
             ("20_curate.sql", include_str!("../../sql/pos/20_curate.sql")),
             ("30_kpis.sql", include_str!("../../sql/pos/30_kpis.sql")),
         ],

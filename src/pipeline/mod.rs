@@ -1,11 +1,13 @@
 //! Pipelines as SQL: manifests, the batch lifecycle, and what a run leaves behind.
 
 pub mod dq_report;
+pub mod error;
 pub mod fault;
 pub mod graph;
 pub mod landing;
 pub mod lock;
 pub mod manifest;
+pub mod model;
 pub mod notify;
 pub mod quality;
 pub mod run;

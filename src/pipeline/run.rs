@@ -19,6 +19,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use crate::catalog::{VersionSpec, open_delta};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::fault;
 use crate::pipeline::landing::{self, Input, discover, move_files};
 use crate::pipeline::lock::{RunLock, WarehouseLock};
@@ -185,7 +186,7 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
         result?;
         return Ok(Some(summary));
     }
-    if let Err(e) = &result {
+    if let Err(e) = result {
         // A step failed: nothing is archived (the files stay in landing for a re-run), the
         // run is recorded as failed and notified.
         summary.status = "failed".into();
@@ -206,16 +207,18 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
             message: format!("pipeline {name} run {run_id} failed: {e}"),
         };
         notify::send(&wh.runs_dir(), &n, webhook.as_deref()).await?;
-        return Err(Error::Invalid(format!(
-            "pipeline {name} run {run_id} failed: {e}\n(the input files are still in {}; fix the cause and run again)",
-            landing.display()
-        )));
+        return Err(PipelineError::RunFailed {
+            pipeline: name,
+            run_id,
+            landing: landing.display().to_string(),
+            error: Box::new(e),
+        }
+        .into());
     }
     summary.compute_totals();
     record_run(exec, &summary, started.timestamp_micros() as f64 / 1e6).await?;
     for t in p
-        .manifest
-        .tables
+        .tables()
         .iter()
         .map(String::as_str)
         .chain([REJECTS, RUNS, LEDGER])
@@ -404,19 +407,24 @@ pub async fn run_single_step(
 ) -> Result<steps::StepsOutcome> {
     let name = p.name().to_string();
     let Some(s) = p.steps().into_iter().find(|s| s.name == step_name) else {
-        return Err(Error::Invalid(format!(
-            "pipeline {name} has no step '{step_name}'; its steps: {}",
-            p.steps()
+        return Err(PipelineError::NoSuchStep {
+            pipeline: name,
+            step: step_name.to_string(),
+            steps: p
+                .steps()
                 .iter()
                 .map(|s| s.name.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
-        )));
+                .join(", "),
+        }
+        .into());
     };
     if s.checks {
-        return Err(Error::Invalid(format!(
-            "step '{step_name}' checks a landing batch; it runs only as part of `pipeline run {name}`"
-        )));
+        return Err(PipelineError::StepNeedsBatch {
+            pipeline: name,
+            step: step_name.to_string(),
+        }
+        .into());
     }
     let wh = exec.warehouse().clone();
     let _lock = RunLock::acquire(wh.runs_dir().join(format!("{name}.lock")), &name)?;
@@ -466,11 +474,7 @@ async fn count_records(exec: &Executor, summary: &mut RunSummary) -> Result<()> 
              FROM checked GROUP BY source_file",
         )
         .await
-        .map_err(|e| {
-            Error::Invalid(format!(
-                "the validate steps must leave a table `checked` with source_file and reasons: {e}"
-            ))
-        })?;
+        .map_err(|e| PipelineError::NoChecked(Box::new(e)))?;
     for b in &counts {
         let (files, n, valid) = (
             strings(b.column(0))?,
@@ -544,7 +548,7 @@ pub(crate) async fn run_framework_sql(exec: &Executor, what: &str, sql: &str) ->
     let prepared = script::prepare_verbatim(&format!("<framework:{what}>"), sql);
     script::run(exec, &prepared, false, &mut |_, _, _| Ok(()))
         .await
-        .map_err(|e| Error::Sql(e.to_string()))?;
+        .map_err(PipelineError::from)?;
     Ok(())
 }
 

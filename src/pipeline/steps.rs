@@ -8,8 +8,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use futures::future::try_join_all;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::Executor;
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::manifest::{Pipeline, StepDef};
 use crate::pipeline::notify::{self, Notification};
 use crate::pipeline::quality::{self, CheckResult};
@@ -72,13 +73,16 @@ pub async fn run_files(cx: &StepContext<'_>, files: &[String]) -> Result<()> {
 
 async fn run_file(cx: &StepContext<'_>, file: &str) -> Result<()> {
     let p = cx.pipeline;
-    let text = p
-        .sql
-        .get(file)
-        .ok_or_else(|| Error::Invalid(format!("pipeline {}: missing step {file}", p.name())))?;
+    let text = p.sql.get(file).ok_or_else(|| PipelineError::Manifest {
+        file: format!("{}/pipeline.toml", p.origin),
+        message: format!("names step '{file}', but there is no such file"),
+    })?;
     let source = format!("{}/{file}", p.origin);
-    let prepared =
-        script::prepare(&source, text, cx.vars).map_err(|e| Error::Sql(e.to_string()))?;
+    // A model's file is its SELECT: the framework writes the statements around it.
+    let prepared = match p.models.iter().find(|m| m.file == file) {
+        Some(m) => m.statements(&source, text, cx.vars)?,
+        None => script::prepare(&source, text, cx.vars).map_err(PipelineError::from)?,
+    };
     // Each statement's time at debug level (STOCKROOM_LOG=stockroom=debug): where a slow step
     // spends it.
     let mut log = |stmt: &script::Prepared, _: &_, took: std::time::Duration| {
@@ -93,7 +97,7 @@ async fn run_file(cx: &StepContext<'_>, file: &str) -> Result<()> {
     };
     script::run(cx.exec, &prepared, false, &mut log)
         .await
-        .map_err(|e| Error::Sql(e.to_string()))?;
+        .map_err(PipelineError::from)?;
     Ok(())
 }
 
@@ -120,13 +124,15 @@ pub async fn run_step(cx: &StepContext<'_>, s: &StepDef) -> Result<StepsOutcome>
     }
     if let Some(q) = &s.notify_if {
         let sql = crate::sql::vars::substitute(q, cx.vars)?;
-        let batches = cx.exec.query_batches(&sql).await.map_err(|e| {
-            Error::Sql(format!(
-                "pipeline {}: step {}: notify_if: {e}",
-                cx.pipeline.name(),
-                s.name
-            ))
-        })?;
+        let batches =
+            cx.exec
+                .query_batches(&sql)
+                .await
+                .map_err(|e| PipelineError::NotifyQuery {
+                    pipeline: cx.pipeline.name().to_string(),
+                    step: s.name.clone(),
+                    error: Box::new(e),
+                })?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if rows > 0 {
             let message = s
