@@ -528,12 +528,41 @@ const BUILT_IN: &[(&str, &str, &[SqlFile])] = &[
                 include_str!("../../sql/ecommerce/10_validate.sql"),
             ),
             (
-                "20_stage.sql",
-                include_str!("../../sql/ecommerce/20_stage.sql"),
+                "repeated_products.sql",
+                include_str!("../../sql/ecommerce/repeated_products.sql"),
             ),
             (
-                "30_kpis.sql",
-                include_str!("../../sql/ecommerce/30_kpis.sql"),
+                "repeated_orders.sql",
+                include_str!("../../sql/ecommerce/repeated_orders.sql"),
+            ),
+            (
+                "repeated_items.sql",
+                include_str!("../../sql/ecommerce/repeated_items.sql"),
+            ),
+            (
+                "stg_products.sql",
+                include_str!("../../sql/ecommerce/stg_products.sql"),
+            ),
+            (
+                "stg_orders.sql",
+                include_str!("../../sql/ecommerce/stg_orders.sql"),
+            ),
+            (
+                "stg_order_items.sql",
+                include_str!("../../sql/ecommerce/stg_order_items.sql"),
+            ),
+            (
+                "valid_orders.sql",
+                include_str!("../../sql/ecommerce/valid_orders.sql"),
+            ),
+            ("facts.sql", include_str!("../../sql/ecommerce/facts.sql")),
+            (
+                "order_kpis.sql",
+                include_str!("../../sql/ecommerce/order_kpis.sql"),
+            ),
+            (
+                "category_kpis.sql",
+                include_str!("../../sql/ecommerce/category_kpis.sql"),
             ),
         ],
     ),
@@ -546,12 +575,20 @@ const BUILT_IN: &[(&str, &str, &[SqlFile])] = &[
                 include_str!("../../sql/inventory/10_validate.sql"),
             ),
             (
-                "20_curate.sql",
-                include_str!("../../sql/inventory/20_curate.sql"),
+                "repeated_readings.sql",
+                include_str!("../../sql/inventory/repeated_readings.sql"),
             ),
             (
-                "30_kpis.sql",
-                include_str!("../../sql/inventory/30_kpis.sql"),
+                "inventory.sql",
+                include_str!("../../sql/inventory/inventory.sql"),
+            ),
+            (
+                "touched_dates.sql",
+                include_str!("../../sql/inventory/touched_dates.sql"),
+            ),
+            (
+                "inventory_kpis_daily.sql",
+                include_str!("../../sql/inventory/inventory_kpis_daily.sql"),
             ),
         ],
     ),

@@ -1,13 +1,12 @@
 -- Daily KPIs per warehouse from each item's latest reading of the day, recomputed for every
--- date the batch touched. A KPI row whose readings moved elsewhere is deleted, so the table
--- always equals a full recomputation.
--- The dates of this batch's valid readings (the dedupe keeps every date it saw).
-CREATE TEMP TABLE touched_dates AS
-SELECT DISTINCT epoch_date(last_updated) AS touched_date
-FROM checked
-WHERE accepted(reasons);
-
-CREATE TEMP TABLE kpis AS
+-- date the batch touched. Those dates' partitions are replaced (delete_missing: partitions):
+-- a KPI row whose readings moved elsewhere is deleted, so the table always equals a full
+-- recomputation. Every touched date has a reading in `inventory`, so the result has rows
+-- for exactly the touched dates.
+-- materialized: merge
+-- unique_key: [date, warehouse_id]
+-- partition_by: [date]
+-- delete_missing: partitions
 WITH day_readings AS (
   SELECT date, warehouse_id, inventory_id, last_updated, stock_level, restock_threshold
   FROM inventory
@@ -30,14 +29,4 @@ FROM day_readings d
 JOIN latest l
   ON d.date = l.l_date AND d.warehouse_id = l.l_warehouse AND d.inventory_id = l.l_id
  AND d.last_updated = l.l_at
-GROUP BY d.date, d.warehouse_id;
-
-CREATE TABLE IF NOT EXISTS inventory_kpis_daily PARTITIONED BY (date) AS
-SELECT * FROM kpis LIMIT 0;
-
-MERGE INTO inventory_kpis_daily AS t
-USING kpis AS s
-ON t.date = s.date AND t.warehouse_id = s.warehouse_id
-WHEN MATCHED THEN UPDATE SET *
-WHEN NOT MATCHED THEN INSERT *
-WHEN NOT MATCHED BY SOURCE AND t.date IN (SELECT touched_date FROM touched_dates) THEN DELETE;
+GROUP BY d.date, d.warehouse_id
