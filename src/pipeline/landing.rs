@@ -166,6 +166,21 @@ pub(crate) fn read_batch(
         if let Some(what) = input.not_regular {
             return Ok((String::new(), not_regular(input, what)));
         }
+        if !p.accepts(&input.name) {
+            // Taken only to be rejected (`reject_unmatched`): unread, so not in the ledger,
+            // and the same content dropped again under a right name is read then.
+            return Ok((
+                String::new(),
+                Parsed::Refused {
+                    code: "UNKNOWN_TYPE",
+                    message: format!(
+                        "{}: the name matches none of the patterns {}; rename the file",
+                        input.name,
+                        p.manifest.input.patterns.join(", ")
+                    ),
+                },
+            ));
+        }
         let file = match open_no_follow(&input.path) {
             Ok(f) => f,
             // ELOOP: the entry became a symbolic link after discovery.
@@ -314,7 +329,7 @@ fn size_and_mtime(path: &Path) -> Option<(u64, SystemTime)> {
     Some((m.len(), m.modified().ok()?))
 }
 
-/// Entries in landing that belong to the pipeline (see [`Pipeline::accepts`]). A regular
+/// Entries in landing that belong to the pipeline (see [`Pipeline::takes`]). A regular
 /// file modified less than `settle` ago is looked at again once it is `settle` old: taken if
 /// its size and mtime did not change meanwhile, else left in landing for a later run (an
 /// upload in progress). Non-regular entries are returned too, to be rejected whole.
@@ -333,7 +348,7 @@ pub(crate) async fn discover(landing: &Path, p: &Pipeline, settle: Duration) -> 
         let raw_name = e.file_name();
         let bad_name = raw_name.to_str().is_none();
         let name = raw_name.to_string_lossy().into_owned();
-        if !p.accepts(&name) {
+        if !p.takes(&name) {
             continue;
         }
         // DirEntry::file_type does not follow links.

@@ -52,6 +52,10 @@ pub struct Manifest {
 pub struct InputSpec {
     pub patterns: Vec<String>,
     pub format: String,
+    /// A landing file whose name matches none of the patterns is rejected whole
+    /// (`UNKNOWN_TYPE`, moved to rejected/ with its reason) instead of staying in landing.
+    #[serde(default)]
+    pub reject_unmatched: bool,
     /// Raw fields of a single-type input (table `batch_raw`).
     #[serde(default)]
     pub fields: Vec<FieldDef>,
@@ -387,16 +391,20 @@ impl Pipeline {
     /// Does a landing file name belong to this pipeline? The upload convention: a dot-file
     /// or a `*.tmp` / `*.part` file is still being written and never belongs to any.
     pub fn accepts(&self, file_name: &str) -> bool {
-        let lower = file_name.to_ascii_lowercase();
-        !file_name.starts_with('.')
-            && !lower.ends_with(".tmp")
-            && !lower.ends_with(".part")
+        !still_arriving(file_name)
             && self
                 .manifest
                 .input
                 .patterns
                 .iter()
                 .any(|p| glob_match(&p.to_ascii_lowercase(), &file_name.to_ascii_lowercase()))
+    }
+
+    /// Does a run take this landing entry? Those it [`accepts`](Self::accepts), and with
+    /// `reject_unmatched` every other finished upload too (to reject it whole).
+    pub fn takes(&self, file_name: &str) -> bool {
+        self.accepts(file_name)
+            || (self.manifest.input.reject_unmatched && !still_arriving(file_name))
     }
 
     fn parse(origin: &str, manifest: &str, sql: BTreeMap<String, String>) -> Result<Self> {
@@ -498,6 +506,12 @@ fn parse_format(pipeline: &str, format: &str) -> Result<RawFormat> {
         }
         .into()),
     }
+}
+
+/// The upload convention: a dot-file or a `*.tmp` / `*.part` file is still being written.
+fn still_arriving(file_name: &str) -> bool {
+    let lower = file_name.to_ascii_lowercase();
+    file_name.starts_with('.') || lower.ends_with(".tmp") || lower.ends_with(".part")
 }
 
 /// `*` and `?` globbing over a file name.

@@ -237,3 +237,80 @@ fn created_at_follows_the_documented_timestamp_grammar() {
         ])
     );
 }
+
+/// Rules fixed after the docs review (docs/pipelines.md#ecommerce, "Choices"): a file of no
+/// pattern is rejected, an empty department stages as Unknown, an order with a non-integer
+/// user_id does not count in the KPIs.
+#[test]
+fn unmatched_files_are_rejected_departments_default_and_bad_user_ids_do_not_count() {
+    let wh = Wh::new();
+    let landing = wh.path().join("landing/ecommerce");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::write(landing.join("notes.txt"), "not data\n").unwrap();
+    // Still being uploaded: never taken, never rejected.
+    std::fs::write(landing.join("orders_9.csv.part"), "half").unwrap();
+    std::fs::write(
+        landing.join("products_1.csv"),
+        "id,sku,cost,category,name,brand,retail_price,department\n\
+         1,S1,10,Jeans,J,L,50,Men\n2,S2,5,Tees,T,H,20,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        landing.join("orders_1.csv"),
+        "order_id,user_id,status,created_at,returned_at,shipped_at,delivered_at,num_of_item\n\
+         10,7,complete,2024-03-14 10:00:00 UTC,,,,1\n\
+         11,abc,complete,2024-03-14 11:00:00 UTC,,,,1\n\
+         12,,complete,2024-03-14 12:00:00 UTC,,,,1\n",
+    )
+    .unwrap();
+    let s = run_ok(&wh, "ecommerce");
+    assert_eq!(s["totals"]["files_rejected"], 1, "{s}");
+    let run_id = s["run_id"].as_str().unwrap();
+    let notes = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "notes.txt")
+        .expect("notes.txt in the summary");
+    assert_eq!(notes["status"], "rejected");
+    assert!(
+        notes["reject_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("UNKNOWN_TYPE: notes.txt: the name matches none of the patterns"),
+        "{notes}"
+    );
+    let rejected = wh.path().join("rejected/ecommerce").join(run_id);
+    assert!(rejected.join("notes.txt").is_file());
+    assert!(rejected.join("notes.txt.reason.json").is_file());
+    assert!(!landing.join("notes.txt").exists());
+    assert!(landing.join("orders_9.csv.part").is_file());
+
+    assert_eq!(
+        table(&wh, "SELECT id, department FROM stg_products ORDER BY id"),
+        strs(&[["1", "Men"], ["2", "Unknown"]])
+    );
+    assert!(
+        wh.path()
+            .join("tables/stg_products/department=Unknown")
+            .is_dir()
+    );
+    // Order 11 is rejected (BAD_TYPE:user_id) and staged, but not counted; order 12 (no
+    // user) counts: 2 orders, 1 known customer.
+    assert_eq!(
+        table(
+            &wh,
+            "SELECT line_number, array_to_string(reasons, '|') FROM rejects \
+             WHERE pipeline = 'ecommerce' ORDER BY line_number"
+        ),
+        strs(&[["3", "BAD_TYPE:user_id"]])
+    );
+    assert_eq!(table(&wh, "SELECT count(*) FROM stg_orders"), [["3"]]);
+    assert_eq!(
+        table(
+            &wh,
+            "SELECT order_date, total_orders, unique_customers FROM order_kpis"
+        ),
+        strs(&[["2024-03-14", "2", "1"]])
+    );
+}
