@@ -42,7 +42,13 @@ pub fn mermaid(p: &Pipeline) -> String {
             }
             w
         };
-        let label = if s.files.len() == 1 && s.files[0] == s.name {
+        let label = if let Some(m) = &s.model {
+            // A model: its table, file and how it is stored.
+            format!(
+                "{}<br/><small>{} · {}</small>",
+                s.name, m.file, m.materialized
+            )
+        } else if s.files.len() == 1 && s.files[0] == s.name {
             s.name.clone()
         } else {
             format!("{}<br/><small>{what}</small>", s.name)

@@ -278,7 +278,16 @@ impl Model {
                 ),
             });
         }
-        let select = prepared.remove(0);
+        let mut select = prepared.remove(0);
+        // Errors point at the SELECT, not at the header comment above it.
+        let first_sql_line = text
+            .lines()
+            .position(|l| {
+                let l = l.trim();
+                !l.is_empty() && !l.starts_with("--")
+            })
+            .map_or(1, |i| i + 1);
+        select.line = select.line.max(first_sql_line);
         let m = &self.name;
         let new = format!("{m}__new");
         let partitioned = if self.partition_by.is_empty() {
