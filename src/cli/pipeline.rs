@@ -179,7 +179,7 @@ pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode>
                     ),
                     Ok(Some(s)) => {
                         print_summary(&s, r.json)?;
-                        if s.status == "failed" {
+                        if s.status == pipeline::summary::RunStatus::Failed {
                             code = ExitCode::from(2);
                         }
                     }

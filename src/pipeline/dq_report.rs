@@ -5,8 +5,9 @@
 use datafusion::arrow::array::ArrayRef;
 
 use crate::chart::svg::escape;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::Executor;
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::quality::{DQ_FAILURES, DQ_RESULTS};
 
 /// Sample failing rows shown per check.
@@ -34,7 +35,7 @@ pub struct Report {
 
 /// A column as text, NULL as "".
 fn texts(col: &ArrayRef) -> Result<Vec<String>> {
-    Ok(crate::pipeline::run::strings(col)?
+    Ok(crate::pipeline::framework::strings(col)?
         .into_iter()
         .map(Option::unwrap_or_default)
         .collect())
@@ -48,10 +49,10 @@ fn quote(s: &str) -> String {
 /// latest checked run).
 pub async fn build(exec: &Executor, pipeline: Option<&str>, runs: usize) -> Result<Report> {
     if !exec.warehouse().is_table(DQ_RESULTS) {
-        return Err(Error::Invalid(format!(
-            "no data-quality results in {} yet: run a pipeline with checks first (e.g. `stockroom pipeline run inventory-ops`)",
-            exec.warehouse().root().display()
-        )));
+        return Err(PipelineError::NoQualityResultsYet {
+            warehouse: exec.warehouse().root().display().to_string(),
+        }
+        .into());
     }
     let filter = pipeline
         .map(|p| format!("WHERE pipeline = {}", quote(p)))
@@ -75,10 +76,10 @@ pub async fn build(exec: &Executor, pipeline: Option<&str>, runs: usize) -> Resu
         }
     }
     let Some((latest, latest_pipeline, at)) = recent.first().cloned() else {
-        return Err(Error::Invalid(match pipeline {
-            Some(p) => format!("no data-quality results for pipeline {p}"),
-            None => "no data-quality results yet".into(),
-        }));
+        return Err(PipelineError::NoQualityResults {
+            pipeline: pipeline.map(str::to_string),
+        }
+        .into());
     };
     // Oldest first, only the latest run's pipeline.
     let ids: Vec<String> = recent

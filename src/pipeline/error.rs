@@ -93,6 +93,49 @@ pub enum PipelineError {
         step: String,
         error: Box<crate::error::Error>,
     },
+
+    /// Another process holds the pipeline's run lock.
+    #[error(
+        "pipeline {pipeline} is already running ({holder}, lock {lock}); wait for it to finish"
+    )]
+    AlreadyRunning {
+        pipeline: String,
+        holder: String,
+        lock: String,
+    },
+
+    /// The task waiting for the warehouse lock ended abnormally.
+    #[error("waiting for the warehouse lock: {0}")]
+    LockWait(tokio::task::JoinError),
+
+    /// A data-quality check file is not exactly one query.
+    #[error(
+        "{file}: a check must be exactly one query returning the failing rows (found {found} statements)"
+    )]
+    CheckNotOneQuery { file: String, found: usize },
+
+    /// A data-quality check's query failed.
+    #[error("{file}:{line}: data-quality check {check}: {error}")]
+    Check {
+        file: String,
+        line: usize,
+        check: String,
+        error: Box<crate::error::Error>,
+    },
+
+    /// `dq report` on a warehouse where no check ever ran.
+    #[error(
+        "no data-quality results in {warehouse} yet: run a pipeline with checks first (e.g. `stockroom pipeline run inventory-ops`)"
+    )]
+    NoQualityResultsYet { warehouse: String },
+
+    /// `dq report` found no run (of the pipeline asked for).
+    #[error("no data-quality results{}", pipeline.as_ref().map(|p| format!(" for pipeline {p}")).unwrap_or_else(|| " yet".into()))]
+    NoQualityResults { pipeline: Option<String> },
+
+    /// A framework query returned a column of another type than the framework wrote.
+    #[error("expected {expected} in a framework table's column")]
+    ColumnType { expected: &'static str },
 }
 
 impl PipelineError {

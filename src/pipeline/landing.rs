@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{FileRead, ReadOptions, codes, constant_text, raw_schema, read_bytes};
 use crate::parallel::parallel_map;
 use crate::pipeline::manifest::Pipeline;
-use crate::pipeline::summary::{FileSummary, RunSummary};
+use crate::pipeline::summary::{FileStatus, FileSummary, RunSummary};
 
 /// A landing entry of the run.
 pub(crate) struct Input {
@@ -267,14 +267,14 @@ pub(crate) fn read_batch(
         // Refused entries have no content hash: they are neither duplicates nor in the ledger.
         let first_in_batch = hash.is_empty() || seen_in_batch.insert(hash.clone());
         match parsed {
-            Parsed::Known => f.status = "duplicate".into(),
-            _ if !first_in_batch => f.status = "duplicate".into(),
+            Parsed::Known => f.status = FileStatus::Duplicate,
+            _ if !first_in_batch => f.status = FileStatus::Duplicate,
             Parsed::Refused { code, message } => {
-                f.status = "rejected".into();
+                f.status = FileStatus::Rejected;
                 f.reject_reason = Some(format!("{code}: {message}"));
             }
             Parsed::Unrouted => {
-                f.status = "rejected".into();
+                f.status = FileStatus::Rejected;
                 f.reject_reason = Some(format!(
                     "UNKNOWN_TYPE: {}: the name starts with none of {}; rename the file",
                     input.name,
@@ -291,7 +291,7 @@ pub(crate) fn read_batch(
                 read: FileRead::Rejected { code, message },
                 ..
             } => {
-                f.status = "rejected".into();
+                f.status = FileStatus::Rejected;
                 f.reject_reason = Some(format!("{code}: {message}"));
             }
             Parsed::Read {
@@ -306,7 +306,7 @@ pub(crate) fn read_batch(
                     t.batches
                         .push(RecordBatch::try_new(t.schema.clone(), cols)?);
                 }
-                f.status = "read".into();
+                f.status = FileStatus::Read;
             }
         }
         files.push(f);
@@ -411,7 +411,8 @@ pub(crate) fn move_files(
     failed_run: bool,
 ) -> Result<()> {
     for (input, f) in inputs.iter().zip(&summary.files) {
-        let reject = f.status == "rejected" || (failed_run && f.status != "duplicate");
+        let reject =
+            f.status == FileStatus::Rejected || (failed_run && f.status != FileStatus::Duplicate);
         let dir = if reject {
             wh.rejected_dir(pipeline, run_id)
         } else {

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::pipeline::error::PipelineError;
 
 /// The lock file of the warehouse-wide lock, in `runs/`.
 pub const WAREHOUSE_LOCK: &str = "warehouse.lock";
@@ -67,11 +68,12 @@ impl RunLock {
                 write_holder(&file);
                 Ok(Self { _file: file })
             }
-            Err(TryLockError::WouldBlock) => Err(Error::Invalid(format!(
-                "pipeline {pipeline} is already running ({}, lock {}); wait for it to finish",
-                holder(&path),
-                path.display()
-            ))),
+            Err(TryLockError::WouldBlock) => Err(PipelineError::AlreadyRunning {
+                pipeline: pipeline.to_string(),
+                holder: holder(&path),
+                lock: path.display().to_string(),
+            }
+            .into()),
             Err(TryLockError::Error(e)) => {
                 Err(Error::io(format!("cannot lock {}", path.display()), e))
             }
@@ -102,7 +104,7 @@ impl WarehouseLock {
                 let waited = path.clone();
                 tokio::task::spawn_blocking(move || file.lock().map(|()| file))
                     .await
-                    .map_err(|e| Error::Invalid(format!("waiting for the warehouse lock: {e}")))?
+                    .map_err(PipelineError::LockWait)?
                     .map_err(|e| Error::io(format!("cannot lock {}", waited.display()), e))?
             }
             Err(TryLockError::Error(e)) => {

@@ -279,9 +279,9 @@ impl Pipeline {
         known.extend(
             [
                 "checked",
-                crate::pipeline::run::REJECTS,
-                crate::pipeline::run::RUNS,
-                crate::pipeline::run::LEDGER,
+                crate::pipeline::framework::REJECTS,
+                crate::pipeline::framework::RUNS,
+                crate::pipeline::framework::LEDGER,
                 crate::pipeline::quality::DQ_RESULTS,
                 crate::pipeline::quality::DQ_FAILURES,
             ]

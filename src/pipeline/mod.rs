@@ -3,6 +3,7 @@
 pub mod dq_report;
 pub mod error;
 pub mod fault;
+pub mod framework;
 pub mod graph;
 pub mod landing;
 pub mod lock;

@@ -9,8 +9,9 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::Executor;
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::manifest::{CheckDef, Pipeline};
 use crate::script;
 use crate::sql::vars::Vars;
@@ -70,23 +71,27 @@ async fn run_check(
     vars: &Vars,
 ) -> Result<(u64, Vec<String>)> {
     let source = format!("{}/{}", p.origin, c.file);
-    let text = p
-        .sql
-        .get(&c.file)
-        .ok_or_else(|| Error::Invalid(format!("{source}: no such file")))?;
-    let prepared = script::prepare(&source, text, vars).map_err(|e| Error::Sql(e.to_string()))?;
-    let [query] = prepared.as_slice() else {
-        return Err(Error::Invalid(format!(
-            "{source}: a check must be exactly one query returning the failing rows (found {} statements)",
-            prepared.len()
-        )));
-    };
-    let batches = exec.query_batches(&query.sql).await.map_err(|e| {
-        Error::Sql(format!(
-            "{source}:{}: data-quality check {}: {e}",
-            query.line, c.name
-        ))
+    let text = p.sql.get(&c.file).ok_or_else(|| PipelineError::Manifest {
+        file: source.clone(),
+        message: "no such file".into(),
     })?;
+    let prepared = script::prepare(&source, text, vars).map_err(PipelineError::from)?;
+    let [query] = prepared.as_slice() else {
+        return Err(PipelineError::CheckNotOneQuery {
+            file: source,
+            found: prepared.len(),
+        }
+        .into());
+    };
+    let batches = exec
+        .query_batches(&query.sql)
+        .await
+        .map_err(|e| PipelineError::Check {
+            file: source.clone(),
+            line: query.line,
+            check: c.name.clone(),
+            error: Box::new(e),
+        })?;
     let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let mut sample = Vec::new();
     for b in &batches {
@@ -188,7 +193,7 @@ async fn record(
          ON t.run_id = s.run_id AND t.\"check\" = s.\"check\" AND t.row_number = s.row_number \
          WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;"
     );
-    crate::pipeline::run::run_framework_sql(exec, "dq_results", &sql).await
+    crate::pipeline::framework::run_framework_sql(exec, "dq_results", &sql).await
 }
 
 #[cfg(test)]

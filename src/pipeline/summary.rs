@@ -5,11 +5,72 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+/// Defines a status enum whose stored / printed form is `as_str()` (the strings the run
+/// summaries, `stockroom_runs` and the notifications have always held).
+macro_rules! status_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+status_enum! {
+    /// How a run ended (docs/pipelines.md#the-run-lifecycle, "Statuses").
+    RunStatus {
+        /// Every file read without a rejected record.
+        Succeeded => "succeeded",
+        /// Some file partial, rejected or failed.
+        Partial => "partial",
+        /// Nothing valid, a step error, or a data-quality check at `fail`.
+        Failed => "failed",
+        /// `pipeline validate`: read and validated, nothing written.
+        Validated => "validated",
+    }
+}
+
+status_enum! {
+    /// What became of one landing file.
+    #[derive(Default)]
+    FileStatus {
+        /// Read into the batch; becomes one of the others before the run ends.
+        #[default]
+        Read => "read",
+        /// No rejected record.
+        Succeeded => "succeeded",
+        /// Some rejected records.
+        Partial => "partial",
+        /// The run failed at the decision (nothing valid).
+        Failed => "failed",
+        /// Rejected whole (unreadable, unknown type, …).
+        Rejected => "rejected",
+        /// Already ingested (its content hash is in the ledger, or earlier in the batch).
+        Duplicate => "duplicate",
+        /// A step failed: the file stays in landing.
+        Errored => "errored",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct FileSummary {
     pub file: String,
-    /// succeeded | partial | failed | rejected (whole file) | duplicate (already ingested)
-    pub status: String,
+    pub status: FileStatus,
     pub rows_read: u64,
     pub rows_valid: u64,
     pub rows_rejected: u64,
@@ -41,8 +102,7 @@ pub struct RunSummary {
     pub run_id: String,
     pub pipeline: String,
     pub event_time: String,
-    /// succeeded | partial | failed
-    pub status: String,
+    pub status: RunStatus,
     pub files: Vec<FileSummary>,
     pub totals: Totals,
     pub tables_written: Vec<TableVersion>,
@@ -61,11 +121,13 @@ impl RunSummary {
         let mut t = Totals::default();
         for f in &self.files {
             t.files_processed += 1;
-            match f.status.as_str() {
-                "rejected" | "failed" => t.files_rejected += 1,
-                "errored" => t.files_errored += 1,
-                "succeeded" | "partial" | "duplicate" => t.files_succeeded += 1,
-                _ => {}
+            match f.status {
+                FileStatus::Rejected | FileStatus::Failed => t.files_rejected += 1,
+                FileStatus::Errored => t.files_errored += 1,
+                FileStatus::Succeeded | FileStatus::Partial | FileStatus::Duplicate => {
+                    t.files_succeeded += 1
+                }
+                FileStatus::Read => {}
             }
             t.rows_read += f.rows_read;
             t.rows_valid += f.rows_valid;
