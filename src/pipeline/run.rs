@@ -418,7 +418,43 @@ pub async fn run_single_step(
         webhook: webhook.as_deref(),
         observer: opts.on_step.as_ref(),
     };
+    // The temp / view models a model reads live only during a run: recompute them first
+    // (in graph order), then the step itself.
+    for wave in p.step_waves()? {
+        for t in wave {
+            if t.name != s.name && temp_ancestor(p, &s, &t.name) {
+                steps::run_step(&cx, &t).await?;
+            }
+        }
+    }
     steps::run_step(&cx, &s).await
+}
+
+/// Is `name` a temp or view model that `s` reads, directly or through other such models?
+fn temp_ancestor(p: &Pipeline, s: &crate::pipeline::manifest::StepDef, name: &str) -> bool {
+    let all = p.steps();
+    let mut todo: Vec<&str> = s.after.iter().map(String::as_str).collect();
+    let mut seen: Vec<&str> = Vec::new();
+    while let Some(d) = todo.pop() {
+        if seen.contains(&d) {
+            continue;
+        }
+        seen.push(d);
+        let Some(step) = all.iter().find(|o| o.name == d) else {
+            continue;
+        };
+        if step
+            .model
+            .as_ref()
+            .is_some_and(|m| !m.materialized.is_stored())
+        {
+            if d == name {
+                return true;
+            }
+            todo.extend(step.after.iter().map(String::as_str));
+        }
+    }
+    false
 }
 
 /// Writes `runs/<pipeline>/<run_id>.json`.

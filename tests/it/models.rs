@@ -34,12 +34,17 @@ fn write_shop(dir: &Path) {
                     ) END AS reasons\n\
              FROM batch_raw;\n",
         ),
-        // Named so that it sorts before the model it reads: the order comes from the SQL.
+        // Named so that it sorts before the models it reads: the order comes from the SQL.
         (
             "a_totals.sql",
             "-- One row: the whole stock.\n\
              -- materialized: replace\n\
-             SELECT count(*) AS skus, sum(qty) AS units, sum(value) AS value FROM stock\n",
+             SELECT count(*) AS skus, sum(qty) AS units, sum(value) AS value FROM stocked\n",
+        ),
+        (
+            "stocked.sql",
+            "-- materialized: temp\n\
+             SELECT sku, qty, value FROM stock WHERE qty > 0\n",
         ),
         (
             "stock.sql",
@@ -176,7 +181,24 @@ fn a_pipeline_of_declared_models_runs_twice_with_hand_checked_tables() {
     // The graph shows the inferred order.
     let out = pipeline(&wh, &dir, &["graph", "shop"]);
     let g = String::from_utf8_lossy(&out.stdout);
-    assert!(g.contains("step_stock --> step_a_totals"), "{g}");
+    assert!(
+        g.contains("step_stock --> step_stocked") && g.contains("step_stocked --> step_a_totals"),
+        "{g}"
+    );
+
+    // `--step` on a model recomputes the temp model it reads, then the model: a new version
+    // of a_totals with the same row.
+    let out = pipeline(&wh, &dir, &["run", "shop", "--step", "a_totals"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(table(&wh, totals), strs(&[["3", "10", "57.5"]]));
+    assert_eq!(
+        table(&wh, "SELECT skus FROM a_totals VERSION AS OF 3"),
+        [["3"]]
+    );
 }
 
 #[test]
@@ -185,7 +207,7 @@ fn a_dependency_cycle_and_a_misspelt_table_are_clear_errors() {
     let dir = wh.dir.path().join("pipelines");
     write_shop(&dir);
     let shop = dir.join("shop");
-    // stock now reads a_totals, which reads stock.
+    // stock now reads a_totals, which reads stock (through stocked).
     std::fs::write(
         shop.join("stock.sql"),
         "-- materialized: merge\n-- unique_key: [sku]\n\
@@ -198,8 +220,9 @@ fn a_dependency_cycle_and_a_misspelt_table_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("depend on each other in a cycle")
-            && err.contains("shop/a_totals.sql after stock")
-            && err.contains("shop/stock.sql after a_totals"),
+            && err.contains("shop/a_totals.sql after stocked")
+            && err.contains("shop/stock.sql after a_totals")
+            && err.contains("shop/stocked.sql after stock"),
         "{err}"
     );
 
