@@ -152,16 +152,18 @@ impl Shell {
         match (cmd, args.as_slice()) {
             ("\\q" | "\\quit", _) => return false,
             ("\\?" | "\\help" | "\\h", _) => println!("{HELP}"),
-            ("\\d" | "\\dt", []) => match maintenance::list_tables(self.exec.warehouse()).await {
-                Ok(o) => self.show(&o, started),
-                Err(e) => self.report_error(e),
-            },
+            ("\\d" | "\\dt", []) => {
+                match maintenance::list_tables::run(self.exec.warehouse()).await {
+                    Ok(o) => self.show(&o, started),
+                    Err(e) => self.report_error(e),
+                }
+            }
             ("\\d", [name]) => {
                 let name = name.to_string();
                 self.run_sql(&format!("DESCRIBE {name}")).await
             }
             ("\\history", [name]) => {
-                match maintenance::history(self.exec.warehouse(), name, None).await {
+                match maintenance::history::run(self.exec.warehouse(), name, None).await {
                     Ok(o) => self.show(&o, started),
                     Err(e) => self.report_error(e),
                 }

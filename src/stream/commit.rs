@@ -21,8 +21,8 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 
 use crate::error::{Error, Result};
-use crate::exec::delta_write::{create_with_schema, open_target};
 use crate::exec::parquet_props::writer_properties;
+use crate::exec::write::{CreateTable, open_target};
 use crate::pipeline::lock::WarehouseLock;
 use crate::pipeline::run::{REJECTS, rejects_schema};
 use crate::stream::event::Event;
@@ -222,7 +222,11 @@ async fn open_or_create(
 ) -> Result<DeltaTable> {
     if !wh.is_table(name) {
         let part = part.iter().map(|s| s.to_string()).collect();
-        if let Err(e) = create_with_schema(wh, name, schema, part).await {
+        let created = CreateTable::new(wh, name)
+            .with_partition_columns(part)
+            .empty_with_schema(schema)
+            .await;
+        if let Err(e) = created {
             // Someone else (a batch pipeline, for `rejects`) may have just created it.
             if !wh.is_table(name) {
                 return Err(e);
