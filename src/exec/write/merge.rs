@@ -9,13 +9,11 @@ use datafusion::sql::sqlparser::ast::{
 };
 use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode;
 
-use super::{factor_alias, factor_name, object_name, open_target};
+use super::{Append, factor_alias, factor_name, object_name, open_target};
 use crate::error::{Error, Result};
 use crate::exec::outcome::WriteReport;
 use crate::exec::parquet_props::writer_properties;
-use crate::exec::report::last_commit_report;
 use crate::exec::subquery;
 use crate::warehouse::Warehouse;
 
@@ -370,15 +368,9 @@ async fn merge_into_empty(
         );
     }
     let plan = source.select(exprs)?.into_unoptimized_plan();
-    let table = table
-        .clone()
-        .write(Vec::new())
-        .with_input_plan(plan)
-        .with_session_state(Arc::new(ctx.state()))
-        .with_writer_properties(writer_properties())
-        .with_save_mode(SaveMode::Append)
+    let (_, mut report) = Append::plan(ctx, table.clone(), name, plan)
+        .execute()
         .await?;
-    let mut report = last_commit_report(&table, name).await?;
     report.operation = "MERGE".into();
     Ok(Some(report))
 }

@@ -7,15 +7,22 @@
 //! | [`delete`] | [`Delete`]      | `DELETE FROM t [WHERE …]`                   |
 //! | [`update`] | [`Update`]      | `UPDATE t SET … [WHERE …]`                  |
 //! | [`merge`]  | [`Merge`]       | `MERGE INTO t USING s ON … WHEN …`          |
-
+//! | [`append`] | [`Append`]      | a MERGE into an empty table                 |
+//!
+//! The stream commits through the same builders (with its application transactions, see
+//! [`transactions`]), so there is one write path for SQL and Rust code.
+//!
 //! DataFusion plans these statements but its Delta provider executes none of them except
 //! INSERT; here each one becomes exactly one atomic Delta commit.
 
+pub mod append;
 pub mod create;
 pub mod delete;
 pub mod merge;
+pub mod transactions;
 pub mod update;
 
+pub use append::Append;
 pub use create::{CreateMode, CreateTable};
 pub use delete::Delete;
 pub use merge::{Merge, SET_ALL_MARKER};
