@@ -346,7 +346,7 @@ fn diff_sql(name: &str, v1: &str, v2: &str, key: Option<&str>) -> Result<String,
             .map_err(|_| format!("\\diff: '{v}' is not a version number"))
     };
     let (v1, v2) = (num(v1)?, num(v2)?);
-    let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let ident = stockroom::sql::quote::ident;
     let t = ident(name);
     let base = format!(
         "WITH a AS (SELECT * FROM {t} VERSION AS OF {v1}), b AS (SELECT * FROM {t} VERSION AS OF {v2}), \

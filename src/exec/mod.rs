@@ -539,7 +539,10 @@ impl Executor {
             && external::delta_dir(&self.warehouse, table)?.is_none()
         {
             // Not a Delta table (a registered file or view): DataFusion describes it.
-            let df = self.ctx.sql(&format!("DESCRIBE \"{table}\"")).await?;
+            let df = self
+                .ctx
+                .sql(&format!("DESCRIBE {}", crate::sql::quote::ident(table)))
+                .await?;
             let schema = Arc::new(df.schema().as_arrow().clone());
             return Ok(Outcome::Rows {
                 schema,

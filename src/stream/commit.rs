@@ -24,6 +24,7 @@ use crate::exec::write::merge::Clause;
 use crate::exec::write::{Append, CreateTable, Delete, Merge, open_target, transactions};
 use crate::pipeline::lock::WarehouseLock;
 use crate::pipeline::run::{REJECTS, rejects_schema};
+use crate::sql::quote;
 use crate::stream::event::Event;
 use crate::stream::fold::{Outcome, Product};
 use crate::stream::identity::{self, Decision, FileId, Stored};
@@ -273,8 +274,9 @@ impl Tables {
             r.update_incremental(None).await?;
             let (t, report) = Delete::new(r.clone(), REJECTS)
                 .with_predicate(format!(
-                    "pipeline = '{PIPELINE}' AND file_hash > '{}'",
-                    reject_key(last_seq)
+                    "pipeline = {} AND file_hash > {}",
+                    quote::literal(PIPELINE),
+                    quote::literal(&reject_key(last_seq))
                 ))
                 .execute()
                 .await?;

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::exec::outcome::WriteReport;
 use crate::exec::parquet_props::writer_properties;
 use crate::exec::subquery;
+use crate::sql::quote;
 use crate::warehouse::Warehouse;
 
 /// Marker the statement layer puts in place of `UPDATE SET *` (sqlparser has no such form).
@@ -226,7 +227,7 @@ impl<'a> Merge<'a> {
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        let s = |c: &str| format!("{source_alias}.\"{}\"", c.replace('"', "\"\""));
+        let s = |c: &str| format!("{source_alias}.{}", quote::ident(c));
 
         let mut merge = Merge::new(ctx, table, name, source, stmt.on.to_string())
             .with_aliases(source_alias.clone(), target_alias);
@@ -345,8 +346,8 @@ async fn merge_into_empty(
     };
     let source = ctx
         .sql(&format!(
-            "SELECT * FROM ({source_sql}) AS \"{}\"{filter}",
-            source_alias.replace('"', "\"\"")
+            "SELECT * FROM ({source_sql}) AS {}{filter}",
+            quote::ident(source_alias)
         ))
         .await?;
     let target = table.snapshot()?.snapshot().arrow_schema();
