@@ -30,6 +30,13 @@ pub enum Error {
     #[error("undefined variable ${{{0}}}: pass --var {0}=VALUE (or \\set {0} VALUE in the REPL)")]
     UndefinedVariable(String),
 
+    /// `${name}` inside `$tag$…$tag$` whose value holds the closing delimiter.
+    #[error(
+        "variable ${{{name}}} holds {delimiter}, which would end the dollar-quoted string it \
+         stands in; use '…' quotes there (values are escaped inside them)"
+    )]
+    VariableEndsQuote { name: String, delimiter: String },
+
     #[error("{0}")]
     Invalid(String),
 

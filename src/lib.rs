@@ -9,7 +9,6 @@ pub mod chart;
 pub mod error;
 pub mod exec;
 pub mod external;
-pub mod generate;
 pub mod ingest;
 mod parallel;
 pub mod pipeline;

@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use stockroom::Executor;
-use stockroom::generate::{
+use stockroom::session::SessionOptions;
+use stockroom::warehouse::Warehouse;
+use stockroom_bench::generate::{
     EcommerceSpec, GenerateSummary, InventoryOpsSpec, InventorySpec, PosSpec, generate_ecommerce,
     generate_inventory, generate_inventory_ops, generate_pos,
 };
-use stockroom::session::SessionOptions;
-use stockroom::warehouse::Warehouse;
+use stockroom_bench::stats::{peak_rss_mb, percentile};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -95,20 +96,6 @@ pub enum BenchWhat {
     /// `stream inventory-events`: events/s from a file, write→visible latency at a steady
     /// rate with --follow, read time after many micro-batches.
     Stream(super::bench_stream::StreamBenchArgs),
-}
-
-/// Peak resident memory of this process so far (VmHWM), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 async fn exec_ok(exec: &Executor, sql: &str) -> anyhow::Result<f64> {
@@ -404,15 +391,6 @@ pub async fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `p` in 0..=100 of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn report_latencies(what: &str, mut ms: Vec<f64>, seconds: f64, clients: usize) {

@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use datafusion::arrow::array::Array;
-use stockroom::generate::inventory_events::next_line;
-use stockroom::generate::rng::Rng;
-use stockroom::generate::{InventoryEventsSpec, write_events};
 use stockroom::session::SessionOptions;
 use stockroom::stream::{Input, StreamOptions};
 use stockroom::{Executor, Warehouse};
+use stockroom_bench::generate::inventory_events::next_line;
+use stockroom_bench::generate::rng::Rng;
+use stockroom_bench::generate::{InventoryEventsSpec, write_events};
+use stockroom_bench::stats::nearest_rank;
 
 #[derive(Debug, Args)]
 pub struct StreamBenchArgs {
@@ -69,13 +70,6 @@ fn generate_file(path: &Path, count: u64, seed: u64) -> anyhow::Result<()> {
     let (_, r) = write_events(&mut w, &spec);
     r?;
     Ok(())
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 async fn throughput(root: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
@@ -224,8 +218,8 @@ async fn latency(root: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
         "(b) {} events/s for {}s, --follow --batch-ms 200: written → visible in a query: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events measured after a 1 s warm-up)",
         a.rate,
         a.seconds,
-        pct(&lat, 0.50),
-        pct(&lat, 0.99),
+        nearest_rank(&lat, 0.50),
+        nearest_rank(&lat, 0.99),
         lat.last().copied().unwrap_or(f64::NAN),
         lat.len()
     );

@@ -61,26 +61,6 @@ pub const KEYWORDS: &[&str] = &[
     "delta_scan",
 ];
 
-pub const META: &[&str] = &[
-    "\\?",
-    "\\d",
-    "\\df",
-    "\\diff",
-    "\\chart",
-    "\\pipelines",
-    "\\pipeline",
-    "\\history",
-    "\\i",
-    "\\run",
-    "\\set",
-    "\\unset",
-    "\\format",
-    "\\maxrows",
-    "\\o",
-    "\\timing",
-    "\\q",
-];
-
 /// Completes SQL keywords, meta-commands, table names, UDF names and column names: after
 /// `table.` the columns of that table, elsewhere also the columns of tables the line names.
 /// Columns are read from a table's Delta schema the first time they are needed, then cached.

@@ -9,10 +9,10 @@ use anyhow::Context;
 use clap::Args;
 use stockroom::Executor;
 use stockroom::exec::Outcome;
-use stockroom::generate;
 use stockroom::print::{self, Format, TableStyle};
 use stockroom::script;
 use stockroom::sql::vars::Vars;
+use stockroom_bench::generate;
 
 /// Sample files shipped in the binary: (name, content).
 const SAMPLE: &[(&str, &str)] = &[

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use stockroom::generate::{
+use stockroom_bench::generate::{
     EcommerceSpec, GenerateSummary, InventoryEventsSpec, InventoryOpsSpec, InventorySpec, PosSpec,
     generate_ecommerce, generate_inventory, generate_inventory_ops, generate_pos, write_events,
 };

@@ -6,6 +6,7 @@ mod completion;
 mod demo;
 mod dq;
 mod generate;
+mod meta;
 mod paste;
 mod pipeline;
 mod query;

@@ -17,22 +17,8 @@ use stockroom::script;
 use stockroom::sql::split::split_statements;
 use stockroom::sql::vars::{Vars, substitute};
 
-use super::completion::{KEYWORDS, META, SqlHelper};
-
-const HELP: &str = r"Meta-commands:
-  \?                 this help
-  \d                 list tables          \d NAME       describe a table
-  \df [PATTERN]      functions with their docs (stockroom's UDFs first)
-  \history NAME      Delta commits of a table
-  \diff NAME V1 V2 [KEY]  rows added / removed (or changed, by KEY) between two versions
-  \pipelines         list pipelines       \pipeline run NAME   run one
-  \i FILE            run a SQL file       \run FILE k=v …  run a file with variables
-  \set K V / \unset K  variables for ${K} in SQL
-  \format table|csv|json|ndjson          \maxrows N
-  \o FILE / \o       send results to a file / back to the screen
-  \chart [line|bar] [X] [Y…] [> FILE.svg]  draw the last result (or write it as SVG)
-  \timing on|off     \q  quit
-SQL statements end with ';' and may span lines.";
+use super::completion::{KEYWORDS, SqlHelper};
+use super::meta::{self, Meta};
 
 struct Shell {
     exec: Executor,
@@ -145,39 +131,42 @@ impl Shell {
 
     /// Handles a `\` command; returns false to quit.
     async fn meta(&mut self, line: &str) -> bool {
-        let mut parts = line.split_whitespace();
-        let cmd = parts.next().unwrap_or("");
-        let args: Vec<&str> = parts.collect();
         let started = Instant::now();
-        match (cmd, args.as_slice()) {
-            ("\\q" | "\\quit", _) => return false,
-            ("\\?" | "\\help" | "\\h", _) => println!("{HELP}"),
-            ("\\d" | "\\dt", []) => match maintenance::list_tables(self.exec.warehouse()).await {
+        let cmd = match meta::parse(line) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                self.report_error(e);
+                return true;
+            }
+        };
+        match cmd {
+            Meta::Quit => return false,
+            Meta::Help => println!("{}", meta::help()),
+            Meta::ListTables => match maintenance::list_tables::run(self.exec.warehouse()).await {
                 Ok(o) => self.show(&o, started),
                 Err(e) => self.report_error(e),
             },
-            ("\\d", [name]) => {
-                let name = name.to_string();
-                self.run_sql(&format!("DESCRIBE {name}")).await
-            }
-            ("\\history", [name]) => {
-                match maintenance::history(self.exec.warehouse(), name, None).await {
+            Meta::Describe(name) => self.run_sql(&format!("DESCRIBE {name}")).await,
+            Meta::History(name) => {
+                match maintenance::history::run(self.exec.warehouse(), &name, None).await {
                     Ok(o) => self.show(&o, started),
                     Err(e) => self.report_error(e),
                 }
             }
-            ("\\df", pattern) => {
-                let o = functions(&self.exec, pattern.first().copied());
+            Meta::Functions(pattern) => {
+                let o = functions(&self.exec, pattern.as_deref());
                 self.show(&o, started)
             }
-            ("\\diff", [name, v1, v2, key @ ..]) => {
-                let sql = diff_sql(name, v1, v2, key.first().copied());
-                match sql {
-                    Ok(sql) => self.run_sql(&sql).await,
-                    Err(e) => self.report_error(e),
-                }
-            }
-            ("\\pipelines", []) => match stockroom::pipeline::load_all(None) {
+            Meta::Diff {
+                table,
+                from,
+                to,
+                key,
+            } => match diff_sql(&table, &from, &to, key.as_deref()) {
+                Ok(sql) => self.run_sql(&sql).await,
+                Err(e) => self.report_error(e),
+            },
+            Meta::Pipelines => match stockroom::pipeline::load_all(None) {
                 Ok(all) => {
                     for p in all.values() {
                         println!("{:<20} {}", p.name(), p.manifest.description);
@@ -185,80 +174,61 @@ impl Shell {
                 }
                 Err(e) => self.report_error(e),
             },
-            ("\\pipeline", ["run", name]) => {
-                let all = match stockroom::pipeline::load_all(None) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        return {
-                            self.report_error(e);
-                            true
-                        };
-                    }
-                };
-                match all.get(*name) {
-                    None => self.report_error(format!("no pipeline '{name}'")),
-                    Some(p) => {
-                        match stockroom::pipeline::run(&self.exec, p, &Default::default()).await {
-                            Ok(Some(s)) => {
-                                if let Err(e) = super::pipeline::print_summary(&s, false) {
-                                    self.report_error(e);
-                                }
-                            }
-                            Ok(None) => println!("{name}: no files in landing"),
-                            Err(e) => self.report_error(e),
-                        }
-                    }
-                }
+            Meta::PipelineRun(name) => self.run_pipeline(&name).await,
+            Meta::Include(file) => self.run_file(&file, &[]).await,
+            Meta::Run { file, vars } => self.run_file(&file, &vars).await,
+            Meta::Set { name, value } => {
+                self.vars.insert(name, value);
             }
-            ("\\i", [file]) => self.run_file(file, &[]).await,
-            ("\\run", [file, kvs @ ..]) => {
-                let mut extra = Vec::new();
-                for kv in kvs {
-                    match super::parse_var(kv) {
-                        Ok(p) => extra.push(p),
-                        Err(e) => {
-                            return {
-                                self.report_error(e);
-                                true
-                            };
-                        }
-                    }
-                }
-                self.run_file(file, &extra).await
-            }
-            ("\\set", [k, v @ ..]) => {
-                self.vars.insert(k.to_string(), v.join(" "));
-            }
-            ("\\set", []) => {
+            Meta::ShowVars => {
                 for (k, v) in &self.vars {
                     println!("{k} = {v}");
                 }
             }
-            ("\\unset", [k]) => {
-                self.vars.remove(*k);
+            Meta::Unset(name) => {
+                self.vars.remove(&name);
             }
-            ("\\format", [f]) => match f.parse() {
+            Meta::Format(f) => match f.parse() {
                 Ok(f) => self.format = f,
                 Err(e) => self.report_error(e),
             },
-            ("\\maxrows", [n]) => match n.parse() {
-                Ok(n) => self.style.max_rows = n,
-                Err(_) => self.report_error(format!("\\maxrows {n}: expected a number")),
-            },
-            ("\\chart", args) => match stockroom::chart::command::run(args, self.last.as_ref()) {
-                Ok(text) => print!("{text}"),
-                Err(e) => self.report_error(e),
-            },
-            ("\\timing", [v]) => self.timing = *v == "on",
-            ("\\timing", []) => self.timing = !self.timing,
-            ("\\o", []) => self.output = None,
-            ("\\o", [file]) => match std::fs::File::create(file) {
+            Meta::MaxRows(n) => self.style.max_rows = n,
+            Meta::Chart(args) => {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                match stockroom::chart::command::run(&args, self.last.as_ref()) {
+                    Ok(text) => print!("{text}"),
+                    Err(e) => self.report_error(e),
+                }
+            }
+            Meta::Timing(Some(on)) => self.timing = on,
+            Meta::Timing(None) => self.timing = !self.timing,
+            Meta::Output(None) => self.output = None,
+            Meta::Output(Some(file)) => match std::fs::File::create(&file) {
                 Ok(f) => self.output = Some(f),
                 Err(e) => self.report_error(format!("cannot write {file}: {e}")),
             },
-            _ => self.report_error(unknown_meta(cmd, line)),
         }
         true
+    }
+
+    /// `\pipeline run NAME`.
+    async fn run_pipeline(&mut self, name: &str) {
+        let all = match stockroom::pipeline::load_all(None) {
+            Ok(a) => a,
+            Err(e) => return self.report_error(e),
+        };
+        match all.get(name) {
+            None => self.report_error(format!("no pipeline '{name}'")),
+            Some(p) => match stockroom::pipeline::run(&self.exec, p, &Default::default()).await {
+                Ok(Some(s)) => {
+                    if let Err(e) = super::pipeline::print_summary(&s, false) {
+                        self.report_error(e);
+                    }
+                }
+                Ok(None) => println!("{name}: no files in landing"),
+                Err(e) => self.report_error(e),
+            },
+        }
     }
 }
 
@@ -308,19 +278,6 @@ pub async fn run(exec: Executor) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         })
     }
-}
-
-/// The message for a meta-command that is misspelt (with the nearest ones) or lacks arguments.
-fn unknown_meta(cmd: &str, line: &str) -> String {
-    const ALIASES: &[&str] = &["\\quit", "\\help", "\\h", "\\dt"];
-    if META.contains(&cmd) || ALIASES.contains(&cmd) {
-        return format!("{cmd}: wrong or missing arguments in '{line}'; \\? shows its usage");
-    }
-    let near = stockroom::suggest::nearest(cmd, META.iter().copied());
-    format!(
-        "unknown command '{cmd}'{} (\\? lists them)",
-        stockroom::suggest::did_you_mean(&near)
-    )
 }
 
 /// `\df`: every function with its description, stockroom's UDFs first.
@@ -389,7 +346,7 @@ fn diff_sql(name: &str, v1: &str, v2: &str, key: Option<&str>) -> Result<String,
             .map_err(|_| format!("\\diff: '{v}' is not a version number"))
     };
     let (v1, v2) = (num(v1)?, num(v2)?);
-    let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let ident = stockroom::sql::quote::ident;
     let t = ident(name);
     let base = format!(
         "WITH a AS (SELECT * FROM {t} VERSION AS OF {v1}), b AS (SELECT * FROM {t} VERSION AS OF {v2}), \
@@ -500,7 +457,7 @@ async fn interactive_loop(shell: &mut Shell) -> anyhow::Result<()> {
 
 fn completion_words(shell: &Shell) -> Vec<String> {
     let mut w: Vec<String> = KEYWORDS.iter().map(|s| s.to_string()).collect();
-    w.extend(META.iter().map(|s| s.to_string()));
+    w.extend(meta::names().map(|s| s.to_string()));
     w.extend(shell.exec.warehouse().table_names());
     w.extend(stockroom_udfs::NAMES.iter().map(|s| s.to_string()));
     w.extend(

@@ -5,17 +5,18 @@
 //! 1. stockroom's own commands (OPTIMIZE, VACUUM, RESTORE, DESCRIBE HISTORY, …) → maintenance;
 //! 2. token rewrites: time travel and `table_changes()` become per-statement snapshots,
 //!    `CREATE TABLE` options are taken out;
-//! 3. DataFusion parses; MERGE / DELETE / UPDATE on warehouse tables → deltalake builders;
+//! 3. DataFusion parses; MERGE / DELETE / UPDATE on warehouse tables → [`write`], one
+//!    module per Delta operation;
 //! 4. DataFusion plans; `CREATE TABLE [AS]` → a Delta table; everything else executes as is
 //!    (SELECT, INSERT through the Delta provider, EXPLAIN, SHOW, CREATE EXTERNAL TABLE, …).
 
-pub mod delta_write;
 pub mod maintenance;
 pub mod outcome;
 pub mod parquet_props;
 pub mod policy;
 pub mod report;
 pub mod subquery;
+pub mod write;
 
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ use crate::sql::command::{Command, parse_command};
 use crate::sql::rewrite::{CreateOptions, PinnedRef, extract_create_options, pin_references};
 use crate::sql::tokens::{keyword, render, tokenize};
 use crate::warehouse::Warehouse;
-use delta_write::CreateMode;
+use write::CreateMode;
 
 /// Executes SQL over one warehouse.
 pub struct Executor {
@@ -292,13 +293,21 @@ impl Executor {
                     };
                     let report = match s {
                         SqlStatement::Merge(m) => {
-                            delta_write::merge(&self.ctx, &self.warehouse, m).await?
+                            write::Merge::run_statement(&self.ctx, &self.warehouse, m).await?
                         }
                         SqlStatement::Delete(d) => {
-                            delta_write::delete(&self.ctx, &self.warehouse, d).await?
+                            write::Delete::from_statement(&self.ctx, &self.warehouse, d)
+                                .await?
+                                .execute()
+                                .await?
+                                .1
                         }
                         SqlStatement::Update(u) => {
-                            delta_write::update(&self.ctx, &self.warehouse, u).await?
+                            write::Update::from_statement(&self.ctx, &self.warehouse, u)
+                                .await?
+                                .execute()
+                                .await?
+                                .1
                         }
                         _ => unreachable!("matched above"),
                     };
@@ -440,16 +449,12 @@ impl Executor {
             }
             let opts = create_opts.unwrap_or_default();
             let input = c.input.as_ref().clone();
-            let report = delta_write::create_table(
-                &self.ctx,
-                &self.warehouse,
-                &name,
-                input,
-                mode,
-                opts.partition_by,
-                opts.properties,
-            )
-            .await?;
+            let report = write::CreateTable::new(&self.warehouse, name)
+                .with_mode(mode)
+                .with_partition_columns(opts.partition_by)
+                .with_properties(opts.properties)
+                .as_select(&self.ctx, input)
+                .await?;
             return Ok(Streamed::Done(Outcome::Write(report)));
         }
         if dry_run {
@@ -534,7 +539,10 @@ impl Executor {
             && external::delta_dir(&self.warehouse, table)?.is_none()
         {
             // Not a Delta table (a registered file or view): DataFusion describes it.
-            let df = self.ctx.sql(&format!("DESCRIBE \"{table}\"")).await?;
+            let df = self
+                .ctx
+                .sql(&format!("DESCRIBE {}", crate::sql::quote::ident(table)))
+                .await?;
             let schema = Arc::new(df.schema().as_arrow().clone());
             return Ok(Outcome::Rows {
                 schema,
@@ -573,7 +581,8 @@ impl Executor {
             }
             PinnedRef::Changes { table, start, end } => {
                 let batches =
-                    maintenance::changes(&self.ctx, &self.warehouse, table, *start, *end).await?;
+                    maintenance::changes::read(&self.ctx, &self.warehouse, table, *start, *end)
+                        .await?;
                 let schema = match batches.first() {
                     Some(b) => b.schema(),
                     None => {
@@ -700,7 +709,7 @@ fn merge_star_forms(tokens: Vec<Token>) -> Vec<Token> {
                     continue;
                 }
                 Some("SET") => {
-                    out.push(Token::make_word(delta_write::SET_ALL_MARKER, None));
+                    out.push(Token::make_word(write::SET_ALL_MARKER, None));
                     out.push(Token::Eq);
                     out.push(Token::Number("1".into(), false));
                     continue;

@@ -14,6 +14,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{Expr, Ident, Query, VisitMut, VisitorMut};
 
 use crate::error::{Error, Result};
+use crate::sql::quote;
 
 enum Pending {
     In {
@@ -139,15 +140,13 @@ pub fn sql_literal(v: &ScalarValue) -> String {
     match v {
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => {
-            format!("'{}'", s.replace('\'', "''"))
-        }
+        | ScalarValue::Utf8View(Some(s)) => quote::literal(s),
         ScalarValue::Date32(_) | ScalarValue::Date64(_) => format!("DATE '{v}'"),
         ScalarValue::TimestampSecond(..)
         | ScalarValue::TimestampMillisecond(..)
         | ScalarValue::TimestampMicrosecond(..)
         | ScalarValue::TimestampNanosecond(..) => {
-            format!("TIMESTAMP '{}'", v.to_string().replace('\'', "''"))
+            format!("TIMESTAMP {}", quote::literal(&v.to_string()))
         }
         ScalarValue::Boolean(Some(b)) => if *b { "TRUE" } else { "FALSE" }.into(),
         other => other.to_string(),

@@ -42,7 +42,7 @@ fn texts(col: &ArrayRef) -> Result<Vec<String>> {
 }
 
 fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    crate::sql::quote::literal(s)
 }
 
 /// Builds the report over the last `runs` runs of `pipeline` (default: the pipeline of the

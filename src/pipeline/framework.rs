@@ -48,7 +48,7 @@ pub fn rejects_schema() -> Schema {
 /// A SQL string literal holding exactly `s` (quotes doubled). Framework SQL built with it
 /// goes through [`run_framework_sql`], which does not substitute variables.
 pub(crate) fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    crate::sql::quote::literal(s)
 }
 
 pub(crate) fn now_epoch() -> f64 {

@@ -20,6 +20,7 @@ use crate::chart::{self, Chart, Kind, Series};
 use crate::error::Result;
 use crate::exec::{Executor, Outcome};
 use crate::pipeline::dq_report;
+use crate::sql::quote;
 
 pub use tables::TableFact;
 
@@ -100,10 +101,6 @@ impl Report {
 
 /// Pipelines shipped with stockroom, in the order their sections appear.
 const KNOWN: &[&str] = &["ecommerce", "pos", "inventory", "inventory-ops"];
-
-pub(crate) fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
 
 /// Builds the whole report.
 pub async fn build(exec: &Executor, opts: &Options) -> Result<Report> {
@@ -262,7 +259,7 @@ async fn runs(exec: &Executor, p: &str, opts: &Options) -> Result<Vec<Block>> {
         "(SELECT * FROM stockroom_runs WHERE pipeline = {q} \
          AND started_at > (SELECT max(started_at) FROM stockroom_runs WHERE pipeline = {q}) - INTERVAL '{d} days' \
          ORDER BY started_at DESC LIMIT {n})",
-        q = quote(p),
+        q = quote::literal(p),
         d = opts.days,
         n = opts.runs.max(1)
     );
@@ -354,7 +351,7 @@ async fn rejects(exec: &Executor, p: &str, opts: &Options) -> Result<Vec<Block>>
     }
     let window = format!(
         "pipeline = {q} AND rejected_at > (SELECT max(rejected_at) FROM rejects WHERE pipeline = {q}) - INTERVAL '{d} days'",
-        q = quote(p),
+        q = quote::literal(p),
         d = opts.days
     );
     let fig = long(
@@ -417,7 +414,7 @@ async fn quality(exec: &Executor, p: &str, opts: &Options) -> Result<Vec<Block>>
     {
         return Ok(Vec::new());
     }
-    let q = quote(p);
+    let q = quote::literal(p);
     let any = text_rows(
         exec,
         &format!("SELECT count(*) FROM dq_results WHERE pipeline = {q}"),

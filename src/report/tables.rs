@@ -6,6 +6,7 @@ use std::path::Path;
 use super::text_rows;
 use crate::error::Result;
 use crate::exec::Executor;
+use crate::sql::quote;
 
 /// Many files averaging less than this are worth compacting.
 const SMALL_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -35,7 +36,7 @@ pub async fn facts(exec: &Executor) -> Result<Vec<TableFact>> {
             name: name.clone(),
             ..Default::default()
         };
-        let rows = match text_rows(exec, &format!("DESCRIBE \"{name}\"")).await {
+        let rows = match text_rows(exec, &format!("DESCRIBE {}", quote::ident(&name))).await {
             Ok(r) => r,
             Err(e) => {
                 f.hints.push(format!("unreadable: {e}"));

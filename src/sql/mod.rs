@@ -2,7 +2,9 @@
 //! extensions stockroom adds to DataFusion's SQL.
 
 pub mod command;
+pub mod quote;
 pub mod rewrite;
+pub mod scan;
 pub mod split;
 pub mod tokens;
 pub mod vars;

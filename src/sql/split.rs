@@ -1,6 +1,9 @@
 //! Splits a SQL script into statements at top-level `;`, keeping each statement's first
-//! line so errors can say "file.sql:12". Quotes and comments are respected, so a `;` inside
-//! `'…'`, `"…"`, `-- …` or `/* … */` does not end a statement.
+//! line so errors can say "file.sql:12". Quotes and comments are those of
+//! [`crate::sql::scan`], so a `;` inside `'…'`, `E'…'`, `"…"`, `$$…$$`, `-- …` or
+//! `/* … */` does not end a statement.
+
+use crate::sql::scan::{Kind, segments};
 
 /// One statement of a script.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,87 +30,42 @@ impl Split {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum State {
-    Normal,
-    Single,
-    Double,
-    LineComment,
-    BlockComment(usize),
-}
-
 /// Splits `script` into statements.
 pub fn split_statements(script: &str) -> Split {
     let mut out = Split::default();
-    let mut state = State::Normal;
     let mut start = 0usize; // byte offset of the current statement
-    let mut line = 1usize;
-    let mut start_line = 1usize;
-    let bytes = script.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let next = bytes.get(i + 1).copied();
-        match state {
-            State::Normal => match c {
-                b'\'' => state = State::Single,
-                b'"' => state = State::Double,
-                b'-' if next == Some(b'-') => {
-                    state = State::LineComment;
-                    i += 1;
-                }
-                b'/' if next == Some(b'*') => {
-                    state = State::BlockComment(1);
-                    i += 1;
-                }
-                b';' => {
-                    push(&mut out, &script[start..i], start_line);
-                    start = i + 1;
-                    start_line = line;
-                }
-                _ => {}
-            },
-            State::Single => {
-                if c == b'\'' {
-                    if next == Some(b'\'') {
-                        i += 1;
-                    } else {
-                        state = State::Normal;
-                    }
-                }
-            }
-            State::Double => {
-                if c == b'"' {
-                    state = State::Normal;
-                }
-            }
-            State::LineComment => {
-                if c == b'\n' {
-                    state = State::Normal;
-                }
-            }
-            State::BlockComment(depth) => {
-                if c == b'*' && next == Some(b'/') {
-                    i += 1;
-                    state = if depth == 1 {
-                        State::Normal
-                    } else {
-                        State::BlockComment(depth - 1)
-                    };
-                } else if c == b'/' && next == Some(b'*') {
-                    i += 1;
-                    state = State::BlockComment(depth + 1);
-                }
-            }
+    let mut lines = LineCounter::default();
+    for seg in segments(script) {
+        if seg.kind != Kind::Code {
+            continue;
         }
-        if bytes[i] == b'\n' {
-            line += 1;
+        for (off, _) in seg.text(script).match_indices(';') {
+            let end = seg.range.start + off;
+            push(&mut out, &script[start..end], lines.line_at(script, start));
+            start = end + 1;
         }
-        i += 1;
     }
     out.rest = script[start..].to_string();
-    out.rest_line = start_line + leading_newlines(&out.rest);
+    out.rest_line = lines.line_at(script, start) + leading_newlines(&out.rest);
     out
+}
+
+/// 1-based line numbers of byte offsets, asked for in increasing order.
+#[derive(Default)]
+struct LineCounter {
+    upto: usize,
+    newlines: usize,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, text: &str, offset: usize) -> usize {
+        self.newlines += text.as_bytes()[self.upto..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.upto = offset;
+        self.newlines + 1
+    }
 }
 
 fn push(out: &mut Split, text: &str, start_line: usize) {
@@ -132,21 +90,23 @@ fn leading_newlines(text: &str) -> usize {
         .count()
 }
 
-/// `text` from its first character that is neither whitespace nor inside a comment.
+/// `text` from its first character that is neither whitespace nor inside a (closed)
+/// comment.
 fn skip_comments(text: &str) -> &str {
-    let mut rest = text.trim_start();
-    loop {
-        if let Some(r) = rest.strip_prefix("--") {
-            rest = r.find('\n').map(|p| &r[p + 1..]).unwrap_or("").trim_start();
-        } else if let Some(r) = rest.strip_prefix("/*") {
-            match r.find("*/") {
-                Some(p) => rest = r[p + 2..].trim_start(),
-                None => return rest,
+    for seg in segments(text) {
+        match seg.kind {
+            k if k.is_comment() && seg.closed => continue,
+            Kind::Code => {
+                let code = seg.text(text);
+                let blank = code.len() - code.trim_start().len();
+                if blank < code.len() {
+                    return &text[seg.range.start + blank..];
+                }
             }
-        } else {
-            return rest;
+            _ => return &text[seg.range.start..],
         }
     }
+    ""
 }
 
 /// True when `text` holds only whitespace and comments.
@@ -178,5 +138,31 @@ mod tests {
         assert_eq!(s.statements.len(), 1);
         assert!(!s.has_incomplete());
         assert!(is_blank_sql(" -- a\n /* b */ "));
+        assert!(is_blank_sql("/* a /* nested; */ b */"));
+        assert!(!is_blank_sql("/* unclosed"));
+    }
+
+    /// Quotes holding `;` and `${`, nested comments, dollar-quoted and E'' strings: the
+    /// statements end only at the `;` sqlparser's tokenizer sees too.
+    #[test]
+    fn tricky_quotes_and_comments() {
+        let s = split_statements(crate::sql::scan::tests::TRICKY);
+        let starts: Vec<(&str, usize)> = s
+            .statements
+            .iter()
+            .map(|st| (&st.text[..st.text.len().min(10)], st.line))
+            .collect();
+        assert_eq!(
+            starts,
+            vec![
+                ("SELECT 'a;", 1),
+                ("SELECT \"co", 2),
+                ("SELECT E'e", 3),
+                ("SELECT a$b", 4),
+            ]
+        );
+        assert_eq!(s.rest.trim(), "SELECT 1");
+        assert_eq!(s.rest_line, 4);
+        assert!(split_statements("SELECT $$ a; b").statements.is_empty());
     }
 }

@@ -6,6 +6,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::{Error, Result};
+use crate::sql::quote;
 
 pub fn tokenize(sql: &str) -> Result<Vec<Token>> {
     Tokenizer::new(&GenericDialect {}, sql)
@@ -23,10 +24,8 @@ pub fn render(tokens: &[Token]) -> String {
 /// (`'O''Brien'` would come back as `'O'Brien'`), so those are rendered here.
 fn render_token(t: &Token) -> String {
     match t {
-        Token::SingleQuotedString(s) => format!("'{}'", s.replace('\'', "''")),
-        Token::Word(w) if w.quote_style == Some('"') => {
-            format!("\"{}\"", w.value.replace('"', "\"\""))
-        }
+        Token::SingleQuotedString(s) => quote::literal(s),
+        Token::Word(w) if w.quote_style == Some('"') => quote::ident(&w.value),
         other => other.to_string(),
     }
 }

@@ -17,14 +17,14 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
+use deltalake::kernel::transaction::CommitProperties;
 
 use crate::error::{Error, Result};
-use crate::exec::delta_write::{create_with_schema, open_target};
-use crate::exec::parquet_props::writer_properties;
+use crate::exec::write::merge::Clause;
+use crate::exec::write::{Append, CreateTable, Delete, Merge, open_target, transactions};
 use crate::pipeline::lock::WarehouseLock;
 use crate::pipeline::run::{REJECTS, rejects_schema};
+use crate::sql::quote;
 use crate::stream::event::Event;
 use crate::stream::fold::{Outcome, Product};
 use crate::stream::identity::{self, Decision, FileId, Stored};
@@ -208,10 +208,7 @@ pub struct Resume {
 }
 
 async fn txn(table: &DeltaTable, app: &str) -> Result<Option<i64>> {
-    Ok(table
-        .snapshot()?
-        .transaction_version(table.log_store().as_ref(), app)
-        .await?)
+    transactions::version(table, app).await
 }
 
 async fn open_or_create(
@@ -222,7 +219,11 @@ async fn open_or_create(
 ) -> Result<DeltaTable> {
     if !wh.is_table(name) {
         let part = part.iter().map(|s| s.to_string()).collect();
-        if let Err(e) = create_with_schema(wh, name, schema, part).await {
+        let created = CreateTable::new(wh, name)
+            .with_partition_columns(part)
+            .empty_with_schema(schema)
+            .await;
+        if let Err(e) = created {
             // Someone else (a batch pipeline, for `rejects`) may have just created it.
             if !wh.is_table(name) {
                 return Err(e);
@@ -258,14 +259,12 @@ impl Tables {
         let last_seq = txn(&self.inventory, APP_ID).await?.unwrap_or(0);
         let mut rolled_back = 0;
         if txn(&self.events, APP_ID).await?.unwrap_or(0) > last_seq {
-            let (t, m) = self
-                .events
-                .clone()
-                .delete()
+            let (t, report) = Delete::new(self.events.clone(), EVENTS)
                 .with_predicate(format!("seq > {last_seq}"))
+                .execute()
                 .await?;
             self.events = t;
-            rolled_back += m.num_deleted_rows.unwrap_or(0) as u64;
+            rolled_back += report.rows_deleted;
         }
         if let Some(r) = &self.rejects
             && txn(r, APP_ID).await?.unwrap_or(0) > last_seq
@@ -273,16 +272,16 @@ impl Tables {
             let _shared = WarehouseLock::acquire(&self.warehouse.runs_dir(), PIPELINE).await?;
             let mut r = r.clone();
             r.update_incremental(None).await?;
-            let (t, m) = r
-                .clone()
-                .delete()
+            let (t, report) = Delete::new(r.clone(), REJECTS)
                 .with_predicate(format!(
-                    "pipeline = '{PIPELINE}' AND file_hash > '{}'",
-                    reject_key(last_seq)
+                    "pipeline = {} AND file_hash > {}",
+                    quote::literal(PIPELINE),
+                    quote::literal(&reject_key(last_seq))
                 ))
+                .execute()
                 .await?;
             self.rejects = Some(t);
-            rolled_back += m.num_deleted_rows.unwrap_or(0) as u64;
+            rolled_back += report.rows_deleted;
         }
         let mut position = Position::default();
         let mut note = None;
@@ -387,11 +386,11 @@ impl Tables {
         let write_events = async {
             match events {
                 Some(t) => Ok::<_, Error>(Some(
-                    t.write(vec![events_batch(b)?])
-                        .with_writer_properties(writer_properties())
-                        .with_save_mode(SaveMode::Append)
+                    Append::batches(t, EVENTS, vec![events_batch(b)?])
                         .with_commit_properties(txn())
-                        .await?,
+                        .execute()
+                        .await?
+                        .0,
                 )),
                 None => Ok(None),
             }
@@ -402,11 +401,11 @@ impl Tables {
                     let schema: SchemaRef = t.snapshot()?.snapshot().arrow_schema();
                     let batch = rejects_batch(b, &schema)?;
                     Ok::<_, Error>(Some(
-                        t.write(vec![batch])
-                            .with_writer_properties(writer_properties())
-                            .with_save_mode(SaveMode::Append)
+                        Append::batches(t, REJECTS, vec![batch])
                             .with_commit_properties(txn())
-                            .await?,
+                            .execute()
+                            .await?
+                            .0,
                     ))
                 }
                 None => Ok(None),
@@ -432,51 +431,46 @@ impl Tables {
         match merge_source(b.changed, state)? {
             Some(source) => {
                 let df = ctx.read_batch(source)?;
-                let (t, _) = self
-                    .inventory
-                    .clone()
-                    .merge(df, "t.product_id = s.product_id")
-                    .with_source_alias("s")
-                    .with_target_alias("t")
-                    .with_session_state(Arc::new(ctx.state()))
-                    .with_writer_properties(writer_properties())
-                    .with_commit_properties(props)
-                    .when_matched_delete(|d| d.predicate("s.op = 'delete'"))?
-                    .when_matched_update(|u| {
-                        u.predicate("s.op = 'upsert'")
-                            .update("product_name", "s.product_name")
-                            .update("quantity", "s.quantity")
-                            .update("timestamp", "s.timestamp")
-                            .update("updated_seq", "s.updated_seq")
-                    })?
-                    .when_not_matched_insert(|i| {
-                        i.predicate("s.op = 'upsert'")
-                            .set("product_id", "s.product_id")
-                            .set("product_name", "s.product_name")
-                            .set("quantity", "s.quantity")
-                            .set("timestamp", "s.timestamp")
-                            .set("updated_seq", "s.updated_seq")
-                    })?
-                    .await?;
+                let set = |cols: &[&str]| -> Vec<(String, String)> {
+                    cols.iter()
+                        .map(|c| (c.to_string(), format!("s.{c}")))
+                        .collect()
+                };
+                let upsert = || Some("s.op = 'upsert'".to_string());
+                let (t, _) = Merge::new(
+                    ctx,
+                    self.inventory.clone(),
+                    INVENTORY,
+                    df,
+                    "t.product_id = s.product_id",
+                )
+                .with_aliases("s", "t")
+                .with_commit_properties(props)
+                .when(Clause::MatchedDelete {
+                    predicate: Some("s.op = 'delete'".into()),
+                })
+                .when(Clause::MatchedUpdate {
+                    predicate: upsert(),
+                    set: set(&["product_name", "quantity", "timestamp", "updated_seq"]),
+                })
+                .when(Clause::NotMatchedInsert {
+                    predicate: upsert(),
+                    set: set(&[
+                        "product_id",
+                        "product_name",
+                        "quantity",
+                        "timestamp",
+                        "updated_seq",
+                    ]),
+                })
+                .execute()
+                .await?;
                 self.inventory = t;
             }
             None => {
                 // Nothing to change (only rejects / not_found): the offset still moves, in
                 // a commit that holds only the transaction actions.
-                let op = DeltaOperation::StreamingUpdate {
-                    output_mode: OutputMode::Append,
-                    query_id: APP_ID.into(),
-                    epoch_id: b.last_seq,
-                };
-                CommitBuilder::from(props)
-                    .with_actions(Vec::new())
-                    .build(
-                        Some(self.inventory.snapshot()?),
-                        self.inventory.log_store(),
-                        op,
-                    )
-                    .await?;
-                self.inventory.update_incremental(None).await?;
+                transactions::commit_alone(&mut self.inventory, props, APP_ID, b.last_seq).await?;
             }
         }
         self.commits += 1;

@@ -5,17 +5,15 @@
 //! (`delta.logRetentionDuration`, 30 days by default, so time travel and the change feed
 //! keep their history).
 
-use std::sync::Arc;
-
 use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
-use deltalake::kernel::schema::partitions::{FilterOp, FilterValue};
 use deltalake::protocol::checkpoints::{cleanup_metadata, create_checkpoint};
 
 use crate::error::Result;
-use crate::exec::parquet_props::writer_properties;
+use crate::exec::maintenance::optimize::Optimize;
+use crate::pipeline::run::REJECTS;
 use crate::stream::PIPELINE;
-use crate::stream::commit::Tables;
+use crate::stream::commit::{EVENTS, INVENTORY, Tables};
 
 /// What one maintenance pass did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -28,21 +26,17 @@ pub struct Maintenance {
 async fn compact(
     ctx: &SessionContext,
     t: DeltaTable,
+    name: &str,
     partition: Option<&str>,
     m: &mut Maintenance,
 ) -> Result<DeltaTable> {
-    let filters;
-    let mut b = t
-        .optimize()
-        .with_session_state(Arc::new(ctx.state()))
-        .with_writer_properties(writer_properties());
+    let mut optimize = Optimize::new(ctx, t, name);
     if let Some(p) = partition {
-        filters = [("pipeline", FilterOp::Eq, FilterValue::Scalar(p))];
-        b = b.with_filters(&filters);
+        optimize = optimize.with_partition("pipeline", p);
     }
-    let (t, metrics) = b.await?;
-    m.files_removed += metrics.num_files_removed;
-    m.files_added += metrics.num_files_added;
+    let (t, report) = optimize.execute().await?;
+    m.files_removed += report.files_removed;
+    m.files_added += report.files_added;
     create_checkpoint(&t, None).await?;
     m.logs_removed += cleanup_metadata(&t, None).await? as u64;
     Ok(t)
@@ -52,10 +46,10 @@ async fn compact(
 /// shared `rejects`).
 pub async fn run(ctx: &SessionContext, tables: &mut Tables) -> Result<Maintenance> {
     let mut m = Maintenance::default();
-    tables.inventory = compact(ctx, tables.inventory.clone(), None, &mut m).await?;
-    tables.events = compact(ctx, tables.events.clone(), None, &mut m).await?;
+    tables.inventory = compact(ctx, tables.inventory.clone(), INVENTORY, None, &mut m).await?;
+    tables.events = compact(ctx, tables.events.clone(), EVENTS, None, &mut m).await?;
     if let Some(r) = tables.rejects.take() {
-        tables.rejects = Some(compact(ctx, r, Some(PIPELINE), &mut m).await?);
+        tables.rejects = Some(compact(ctx, r, REJECTS, Some(PIPELINE), &mut m).await?);
     }
     Ok(m)
 }

@@ -237,20 +237,18 @@ pub fn generate_pos(out_dir: &Path, spec: &PosSpec) -> Result<GenerateSummary, E
 /// Checks the spec; returns the epoch second of `start_date` 00:00 UTC.
 fn validate(spec: &PosSpec) -> Result<i64, Error> {
     if spec.files == 0 {
-        return Err(Error::Invalid(
+        return Err(Error::Spec(
             "pos generator: files must be at least 1".into(),
         ));
     }
     if !(0.0..=1.0).contains(&spec.dirty_ratio) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Spec(format!(
             "pos generator: dirty_ratio must be between 0 and 1, got {}",
             spec.dirty_ratio
         )));
     }
     if spec.days == 0 {
-        return Err(Error::Invalid(
-            "pos generator: days must be at least 1".into(),
-        ));
+        return Err(Error::Spec("pos generator: days must be at least 1".into()));
     }
     let start = spec
         .start_date
@@ -260,7 +258,7 @@ fn validate(spec: &PosSpec) -> Result<i64, Error> {
         .timestamp();
     let end = start + i64::from(spec.days) * 86_400;
     if start < EPOCH_MIN || end > EPOCH_MAX {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Spec(format!(
             "pos generator: {} + {} days leaves the valid timestamp range 2000-01-01..2100-01-01",
             spec.start_date, spec.days
         )));
@@ -614,31 +612,9 @@ mod tests {
         s.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b')
     }
 
-    /// An integer as docs/pipelines.md#values-and-reason-codes defines it: optional sign, digits,
-    /// optional zero fraction.
-    fn parse_int(s: &str) -> Option<i64> {
-        let (int, frac) = match s.split_once('.') {
-            Some((i, f)) => (i, Some(f)),
-            None => (s, None),
-        };
-        let digits = int.strip_prefix(['-', '+']).unwrap_or(int);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        if let Some(f) = frac
-            && (f.is_empty() || !f.bytes().all(|b| b == b'0'))
-        {
-            return None;
-        }
-        int.parse().ok()
-    }
-
-    /// A float as docs/pipelines.md#values-and-reason-codes defines it: decimal or exponent
-    /// notation, no nan / inf.
-    fn parse_float(s: &str) -> Option<f64> {
-        let v: f64 = s.parse().ok()?;
-        v.is_finite().then_some(v)
-    }
+    // The pipelines' own parsing rules (docs/pipelines.md#values-and-reason-codes), not a
+    // copy of them: a defect counts as one only if the pipeline would reject it.
+    use stockroom_udfs::parse::{parse_float_text as parse_float, parse_int_text as parse_int};
 
     struct Checked {
         /// Per record: its fields (trimmed, unquoted) and its reason codes.
@@ -1002,7 +978,7 @@ mod tests {
         ];
         for spec in bad {
             assert!(
-                matches!(generate_pos(dir.path(), &spec), Err(Error::Invalid(_))),
+                matches!(generate_pos(dir.path(), &spec), Err(Error::Spec(_))),
                 "{spec:?}"
             );
         }

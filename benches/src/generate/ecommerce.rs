@@ -257,7 +257,7 @@ pub fn generate_ecommerce(out_dir: &Path, spec: &EcommerceSpec) -> Result<Genera
 }
 
 fn validate(spec: &EcommerceSpec) -> Result<(), Error> {
-    let invalid = |msg: String| Err(Error::Invalid(format!("ecommerce generator: {msg}")));
+    let invalid = |msg: String| Err(Error::Spec(format!("ecommerce generator: {msg}")));
     if spec.files_per_type == 0 {
         return invalid("files_per_type must be at least 1".into());
     }
@@ -1342,10 +1342,7 @@ mod tests {
             },
         ] {
             assert!(
-                matches!(
-                    generate_ecommerce(dir.path(), &spec),
-                    Err(Error::Invalid(_))
-                ),
+                matches!(generate_ecommerce(dir.path(), &spec), Err(Error::Spec(_))),
                 "{spec:?}"
             );
         }

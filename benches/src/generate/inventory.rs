@@ -205,7 +205,7 @@ pub fn generate_inventory(out_dir: &Path, spec: &InventorySpec) -> Result<Genera
 
 /// Checks the spec; returns the epoch second of `start` 00:00 UTC.
 fn validate(spec: &InventorySpec) -> Result<i64, Error> {
-    let invalid = |msg: String| Err(Error::Invalid(format!("inventory generator: {msg}")));
+    let invalid = |msg: String| Err(Error::Spec(format!("inventory generator: {msg}")));
     if spec.files == 0 {
         return invalid("files must be at least 1".into());
     }
@@ -796,10 +796,7 @@ mod tests {
         ];
         for spec in bad {
             assert!(
-                matches!(
-                    generate_inventory(dir.path(), &spec),
-                    Err(Error::Invalid(_))
-                ),
+                matches!(generate_inventory(dir.path(), &spec), Err(Error::Spec(_))),
                 "{spec:?}"
             );
         }

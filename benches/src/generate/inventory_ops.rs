@@ -110,7 +110,7 @@ pub fn generate_inventory_ops(
     spec: &InventoryOpsSpec,
 ) -> Result<GenerateSummary, Error> {
     if spec.skus == 0 || spec.warehouses == 0 || spec.days == 0 {
-        return Err(Error::Invalid(
+        return Err(Error::Spec(
             "generate inventory-ops: --skus, --warehouses and --days must be at least 1".into(),
         ));
     }
@@ -118,7 +118,7 @@ pub fn generate_inventory_ops(
         || !spec.events_per_pair_day.is_finite()
         || spec.events_per_pair_day < 0.0
     {
-        return Err(Error::Invalid(
+        return Err(Error::Spec(
             "generate inventory-ops: --dirty-ratio must be within 0..1 and --events-per-pair-day >= 0"
                 .into(),
         ));
@@ -316,7 +316,8 @@ mod tests {
     fn bundled_sample_is_the_sample_spec() {
         let dir = tempfile::tempdir().unwrap();
         let out = generate_inventory_ops(dir.path(), &sample_spec()).unwrap();
-        let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/inventory-ops");
+        // data/ belongs to the repository root, one level above this crate.
+        let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/inventory-ops");
         assert_eq!(
             std::fs::read_dir(&bundled).unwrap().count(),
             out.files.len()

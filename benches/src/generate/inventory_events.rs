@@ -177,7 +177,7 @@ pub fn write_events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::event;
+    use stockroom::stream::event;
 
     fn lines(spec: &InventoryEventsSpec) -> Vec<(String, Option<EventDefect>)> {
         let mut rng = Rng::new(spec.seed);
