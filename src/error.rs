@@ -92,6 +92,11 @@ pub enum Error {
     /// Table writes, pinned reads, RESTORE, the file policy (src/exec/error.rs).
     #[error(transparent)]
     Exec(#[from] crate::exec::error::ExecError),
+
+    /// External tables: their catalog file, CREATE, writes, loose Delta files
+    /// (src/external/error.rs).
+    #[error(transparent)]
+    External(#[from] crate::external::error::ExternalError),
 }
 
 impl Error {
