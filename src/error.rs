@@ -43,6 +43,10 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// A `--memory-limit` / `--query-memory-limit` value that is not a size.
+    #[error("--memory-limit '{0}': expected a size such as 512M or 2G")]
+    MemoryLimit(String),
+
     /// An invariant of the program that did not hold (a bug, not a user's mistake).
     #[error("internal: {0}")]
     Internal(&'static str),
@@ -97,6 +101,10 @@ pub enum Error {
     /// (src/external/error.rs).
     #[error(transparent)]
     External(#[from] crate::external::error::ExternalError),
+
+    /// The Postgres server's configuration and sessions (src/serve/error.rs).
+    #[error(transparent)]
+    Serve(#[from] crate::serve::error::ServeError),
 }
 
 impl Error {
