@@ -105,6 +105,10 @@ pub enum Error {
     /// The Postgres server's configuration and sessions (src/serve/error.rs).
     #[error(transparent)]
     Serve(#[from] crate::serve::error::ServeError),
+
+    /// `\chart` and the report's charts (src/chart/error.rs).
+    #[error(transparent)]
+    Chart(#[from] crate::chart::error::ChartError),
 }
 
 impl Error {
