@@ -11,6 +11,11 @@ pub enum Error {
     #[error("{0}")]
     Sql(String),
 
+    /// SQL that sqlparser's tokenizer rejects (an unclosed quote, a stray character), met
+    /// before DataFusion parses: stockroom's own commands and rewrites look at tokens first.
+    #[error("SQL syntax error: {0}")]
+    Tokenize(datafusion::sql::sqlparser::tokenizer::TokenizerError),
+
     /// Syntax we recognise but do not support; the message names what is supported.
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -42,6 +47,20 @@ pub enum Error {
     /// variant (or a layer's enum below) instead.
     #[error("{0}")]
     Invalid(String),
+
+    /// `--format` with a name we do not print.
+    #[error("unknown format '{0}': use table, csv, json or ndjson")]
+    UnknownFormat(String),
+
+    /// `--output FILE` with an extension we do not write.
+    #[error(
+        "--output {path}: unknown extension '{extension}'; use .parquet, .csv, .json or .ndjson"
+    )]
+    UnknownExtension { path: String, extension: String },
+
+    /// Writing a Parquet result file (`--output x.parquet`).
+    #[error("parquet: {0}")]
+    Parquet(datafusion::parquet::errors::ParquetError),
 
     /// A `--memory-limit` / `--query-memory-limit` value that is not a size.
     #[error("--memory-limit '{0}': expected a size such as 512M or 2G")]

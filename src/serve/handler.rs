@@ -391,7 +391,7 @@ pub(crate) fn error_info(e: &QueryError) -> ErrorInfo {
                 Error::ReadOnly(_) => "25006",
                 Error::FileAccess(_) | Error::SettingRefused(_) => "42501",
                 Error::TableNotFound { .. } => "42P01",
-                Error::Sql(_) => "42601",
+                Error::Sql(_) | Error::Tokenize(_) => "42601",
                 Error::Unsupported(_) => "0A000",
                 Error::UndefinedVariable(_) => "42704",
                 Error::DataFusion(d) => match d.find_root() {
