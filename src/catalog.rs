@@ -30,8 +30,8 @@ pub enum VersionSpec {
 
 /// Opens the Delta table at `dir`.
 pub async fn open_delta(dir: &std::path::Path, version: &VersionSpec) -> Result<DeltaTable> {
-    let url = Url::from_directory_path(dir)
-        .map_err(|_| Error::Invalid(format!("not an absolute path: {}", dir.display())))?;
+    let url =
+        Url::from_directory_path(dir).map_err(|_| Error::NotAbsolute(dir.display().to_string()))?;
     let table = match version {
         VersionSpec::Latest => deltalake::open_table(url).await?,
         VersionSpec::Version(v) => {
@@ -53,9 +53,7 @@ pub async fn open_delta(dir: &std::path::Path, version: &VersionSpec) -> Result<
 /// kernel's own message speaks of log segments).
 async fn missing_version(url: Url, v: u64, e: deltalake::DeltaTableError) -> Error {
     match deltalake::open_table(url).await.map(|t| t.version()) {
-        Ok(Some(latest)) if latest < v => Error::Invalid(format!(
-            "VERSION AS OF {v}: no such version, the latest is {latest}"
-        )),
+        Ok(Some(latest)) if latest < v => Error::NoSuchVersion { version: v, latest },
         _ => e.into(),
     }
 }
@@ -80,9 +78,7 @@ fn normalize_timestamp(ts: &str) -> Result<String> {
     {
         return Ok(n.and_utc().to_rfc3339());
     }
-    Err(Error::Invalid(format!(
-        "TIMESTAMP AS OF '{ts}': expected 'YYYY-MM-DD HH:MM:SS' (UTC) or RFC 3339"
-    )))
+    Err(Error::BadTimestamp(ts.to_string()))
 }
 
 /// A DataFusion table provider for a loaded Delta table.

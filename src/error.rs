@@ -42,12 +42,6 @@ pub enum Error {
     )]
     VariableEndsQuote { name: String, delimiter: String },
 
-    /// A message without a variant of its own. Left only in the warehouse, catalog, stream
-    /// and landing code (their file operations are being rewritten); new code adds a typed
-    /// variant (or a layer's enum below) instead.
-    #[error("{0}")]
-    Invalid(String),
-
     /// `--format` with a name we do not print.
     #[error("unknown format '{0}': use table, csv, json or ndjson")]
     UnknownFormat(String),
@@ -65,6 +59,22 @@ pub enum Error {
     /// A `--memory-limit` / `--query-memory-limit` value that is not a size.
     #[error("--memory-limit '{0}': expected a size such as 512M or 2G")]
     MemoryLimit(String),
+
+    /// `VERSION AS OF v` past the table's latest version.
+    #[error("VERSION AS OF {version}: no such version, the latest is {latest}")]
+    NoSuchVersion { version: u64, latest: u64 },
+
+    /// `TIMESTAMP AS OF '…'` in a form we do not read.
+    #[error("TIMESTAMP AS OF '{0}': expected 'YYYY-MM-DD HH:MM:SS' (UTC) or RFC 3339")]
+    BadTimestamp(String),
+
+    /// The stream's source, resume decision and tables (src/stream/error.rs).
+    #[error(transparent)]
+    Stream(#[from] crate::stream::error::StreamError),
+
+    /// A warehouse directory without a `file://` URL (a relative path).
+    #[error("not an absolute path: {0}")]
+    NotAbsolute(String),
 
     /// An invariant of the program that did not hold (a bug, not a user's mistake).
     #[error("internal: {0}")]

@@ -25,6 +25,7 @@ use crate::exec::write::{Append, CreateTable, Delete, Merge, open_target, transa
 use crate::pipeline::lock::WarehouseLock;
 use crate::pipeline::run::{REJECTS, rejects_schema};
 use crate::sql::quote;
+use crate::stream::error::StreamError;
 use crate::stream::event::Event;
 use crate::stream::fold::{Outcome, Product};
 use crate::stream::identity::{self, Decision, FileId, Stored};
@@ -298,7 +299,7 @@ impl Tables {
                     position = Position { offset, lines };
                     note = n;
                 }
-                Decision::Refuse(message) => return Err(Error::Invalid(message)),
+                Decision::Refuse(message) => return Err(StreamError::ResumeRefused(message).into()),
             }
         }
         Ok(Resume {
@@ -318,9 +319,13 @@ impl Tables {
         let mut state = HashMap::new();
         for b in &batches {
             let col = |n: &str| -> Result<ArrayRef> {
-                b.column_by_name(n)
-                    .cloned()
-                    .ok_or_else(|| Error::Invalid(format!("{INVENTORY} has no column {n}")))
+                b.column_by_name(n).cloned().ok_or_else(|| {
+                    StreamError::MissingColumn {
+                        table: INVENTORY.to_string(),
+                        column: n.to_string(),
+                    }
+                    .into()
+                })
             };
             let ids = cast(&col("product_id")?, &DataType::Utf8)?;
             let names = cast(&col("product_name")?, &DataType::Utf8)?;
@@ -332,7 +337,7 @@ impl Tables {
             let ts = ts
                 .as_any()
                 .downcast_ref::<TimestampMicrosecondArray>()
-                .ok_or_else(|| Error::Invalid("timestamp column".into()))?;
+                .ok_or_else(|| StreamError::UnexpectedType("a timestamp column"))?;
             for i in 0..b.num_rows() {
                 state.insert(
                     ids.value(i).to_string(),
@@ -520,13 +525,13 @@ pub struct BatchWrite<'a> {
 fn as_str(a: &ArrayRef) -> Result<&StringArray> {
     a.as_any()
         .downcast_ref::<StringArray>()
-        .ok_or_else(|| Error::Invalid("expected text".into()))
+        .ok_or_else(|| StreamError::UnexpectedType("text").into())
 }
 
 fn as_i64(a: &ArrayRef) -> Result<&Int64Array> {
     a.as_any()
         .downcast_ref::<Int64Array>()
-        .ok_or_else(|| Error::Invalid("expected integers".into()))
+        .ok_or_else(|| StreamError::UnexpectedType("integers").into())
 }
 
 fn utc(a: TimestampMicrosecondArray) -> ArrayRef {
@@ -598,9 +603,11 @@ fn rejects_batch(b: &BatchWrite<'_>, schema: &SchemaRef) -> Result<RecordBatch> 
             "reasons" => Arc::new(reasons.finish_cloned()),
             "rejected_at" => utc(TimestampMicrosecondArray::from(vec![b.now; n])),
             other => {
-                return Err(Error::Invalid(format!(
-                    "the {REJECTS} table has a column '{other}' the stream does not know"
-                )));
+                return Err(StreamError::UnknownColumn {
+                    table: REJECTS.to_string(),
+                    column: other.to_string(),
+                }
+                .into());
             }
         };
         let a = if a.data_type() == f.data_type() {

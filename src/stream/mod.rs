@@ -36,6 +36,7 @@
 //! [`stats`] counts, [`fault`] injects crashes for the tests.
 
 pub mod commit;
+pub mod error;
 pub mod event;
 pub mod fault;
 pub mod fold;
@@ -51,6 +52,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::pipeline::lock::RunLock;
+use crate::stream::error::StreamError;
 use commit::{AcceptedRow, BatchWrite, RejectRow, Tables};
 use fold::Product;
 pub use source::Input;
@@ -104,9 +106,7 @@ pub async fn run(
     mut progress: Option<Progress>,
 ) -> Result<StreamSummary> {
     if opts.follow && matches!(opts.input, Input::Stdin) {
-        return Err(Error::Invalid(
-            "--follow needs --input FILE (stdin is followed anyway until it closes)".into(),
-        ));
+        return Err(StreamError::FollowNeedsInput.into());
     }
     let wh = exec.warehouse().clone();
     let _lock = RunLock::acquire(wh.runs_dir().join(format!("{PIPELINE}.lock")), PIPELINE)?;
@@ -220,7 +220,7 @@ pub async fn run(
                                 ended = true;
                                 break;
                             }
-                            Ok(Item::Failed(e)) => return Err(Error::Invalid(e)),
+                            Ok(Item::Failed(e)) => return Err(StreamError::Source(e).into()),
                             Err(_) => break,
                         }
                     }
@@ -230,7 +230,7 @@ pub async fn run(
                     ended = true;
                 }
                 None => ended = true,
-                Some(Item::Failed(e)) => return Err(Error::Invalid(e)),
+                Some(Item::Failed(e)) => return Err(StreamError::Source(e).into()),
             },
             _ = sleep_until(deadline), if deadline.is_some() => {}
             _ = tick.tick() => {
@@ -358,7 +358,9 @@ async fn process(
                     record: &line.text,
                     reasons: vec![code.to_string()],
                 }),
-                None => return Err(Error::Invalid("internal: fold result count".into())),
+                None => {
+                    return Err(StreamError::Internal("fold result count".into()).into());
+                }
             },
         }
     }

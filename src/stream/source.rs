@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::stream::error::StreamError;
 use crate::stream::event::{self, Event};
 use crate::stream::identity::FileId;
 
@@ -78,10 +79,7 @@ impl OpenedFile {
             .metadata()
             .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
         if !meta.is_file() {
-            return Err(Error::Invalid(format!(
-                "{} is not a regular file; the stream reads files (or stdin)",
-                path.display()
-            )));
+            return Err(StreamError::NotARegularFile(path.display().to_string()).into());
         }
         Ok(Self {
             file,
@@ -132,10 +130,11 @@ pub fn spawn(
             (Box::new(f), Some(watch))
         }
         (Input::File(p), None) => {
-            return Err(Error::Invalid(format!(
-                "internal: {} was not opened before reading",
+            return Err(StreamError::Internal(format!(
+                "{} was not opened before reading",
                 p.display()
-            )));
+            ))
+            .into());
         }
         (Input::Stdin, _) => (Box::new(std::io::stdin()), None),
     };
