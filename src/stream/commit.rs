@@ -337,7 +337,7 @@ impl Tables {
             let ts = ts
                 .as_any()
                 .downcast_ref::<TimestampMicrosecondArray>()
-                .ok_or_else(|| StreamError::UnexpectedType("a timestamp column"))?;
+                .ok_or(StreamError::UnexpectedType("a timestamp column"))?;
             for i in 0..b.num_rows() {
                 state.insert(
                     ids.value(i).to_string(),
