@@ -256,6 +256,9 @@ fn nothing_runs_before_a_login_and_a_failed_login_closes_the_connection() {
 fn a_slow_or_silent_client_is_dropped_and_extra_connections_are_refused() {
     let s = setup();
     let server = s.server(&["--login-timeout", "1s", "--max-connections", "2"]);
+    // `Server::start` knows the server listens by connecting once; that probe holds a slot
+    // until the server has seen it close. Let it go before counting slots.
+    std::thread::sleep(Duration::from_millis(500));
     // Two silent connections fill the server; a third is told why it is turned away.
     let mut a = Wire::connect(server.port);
     let _b = Wire::connect(server.port);
