@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::exec::Executor;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::quality::{DQ_FAILURES, DQ_RESULTS};
+use crate::sql::quote::literal;
 
 /// Sample failing rows shown per check.
 const SAMPLE_ROWS: usize = 5;
@@ -41,10 +42,6 @@ fn texts(col: &ArrayRef) -> Result<Vec<String>> {
         .collect())
 }
 
-fn quote(s: &str) -> String {
-    crate::sql::quote::literal(s)
-}
-
 /// Builds the report over the last `runs` runs of `pipeline` (default: the pipeline of the
 /// latest checked run).
 pub async fn build(exec: &Executor, pipeline: Option<&str>, runs: usize) -> Result<Report> {
@@ -55,7 +52,7 @@ pub async fn build(exec: &Executor, pipeline: Option<&str>, runs: usize) -> Resu
         .into());
     }
     let filter = pipeline
-        .map(|p| format!("WHERE pipeline = {}", quote(p)))
+        .map(|p| format!("WHERE pipeline = {}", literal(p)))
         .unwrap_or_default();
     let run_rows = exec
         .query_batches(&format!(
@@ -88,7 +85,11 @@ pub async fn build(exec: &Executor, pipeline: Option<&str>, runs: usize) -> Resu
         .filter(|(_, p, _)| *p == latest_pipeline)
         .map(|(r, _, _)| r.clone())
         .collect();
-    let list = ids.iter().map(|r| quote(r)).collect::<Vec<_>>().join(", ");
+    let list = ids
+        .iter()
+        .map(|r| literal(r))
+        .collect::<Vec<_>>()
+        .join(", ");
     let rows = exec
         .query_batches(&format!(
             "SELECT run_id, \"check\", \"table\", CAST(failed_rows AS BIGINT), status FROM {DQ_RESULTS} \
@@ -137,7 +138,7 @@ pub async fn build(exec: &Executor, pipeline: Option<&str>, runs: usize) -> Resu
             .query_batches(&format!(
                 "SELECT \"check\", \"row\" FROM {DQ_FAILURES} WHERE run_id = {} AND row_number <= {SAMPLE_ROWS} \
                  ORDER BY \"check\", row_number",
-                quote(&latest)
+                literal(&latest)
             ))
             .await?;
         for b in &samples {

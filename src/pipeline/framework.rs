@@ -16,6 +16,7 @@ use crate::pipeline::error::PipelineError;
 use crate::pipeline::lock::WarehouseLock;
 use crate::pipeline::summary::{FileStatus, RunSummary};
 use crate::script;
+use crate::sql::quote::literal;
 
 /// Framework tables, beside each pipeline's own.
 pub const REJECTS: &str = "rejects";
@@ -43,12 +44,6 @@ pub fn rejects_schema() -> Schema {
         ),
         Field::new("rejected_at", ts, false),
     ])
-}
-
-/// A SQL string literal holding exactly `s` (quotes doubled). Framework SQL built with it
-/// goes through [`run_framework_sql`], which does not substitute variables.
-pub(crate) fn sql_str(s: &str) -> String {
-    crate::sql::quote::literal(s)
 }
 
 pub(crate) fn now_epoch() -> f64 {
@@ -144,13 +139,13 @@ pub(crate) async fn write_rejects(exec: &Executor, pipeline: &str, run_id: &str)
          ON t.pipeline = s.pipeline AND t.file_hash = s.file_hash AND t.line_number = s.line_number \
          WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;",
         now = now_epoch(),
-        p = sql_str(pipeline),
-        r = sql_str(run_id),
+        p = literal(pipeline),
+        r = literal(run_id),
     );
     run_framework_sql(exec, "rejects", &sql).await
 }
 
-/// Runs SQL the framework composed: its values are quoted with [`sql_str`] and are never
+/// Runs SQL the framework composed: its values are quoted with [`literal`] and are never
 /// scanned for `${…}` variables (a landing file named `pos_${x}.csv` is just a name).
 pub(crate) async fn run_framework_sql(exec: &Executor, what: &str, sql: &str) -> Result<()> {
     // Every framework statement writes a table shared by all pipelines and the stream.
@@ -170,7 +165,7 @@ pub(crate) async fn ingested_hashes(exec: &Executor, pipeline: &str) -> Result<H
     let batches = exec
         .query_batches(&format!(
             "SELECT file_hash FROM {LEDGER} WHERE pipeline = {}",
-            sql_str(pipeline)
+            literal(pipeline)
         ))
         .await?;
     let mut out = HashSet::new();
@@ -202,10 +197,10 @@ pub(crate) async fn record_ledger(
         .map(|f| {
             format!(
                 "({}, {}, {}, {}, from_epoch({}))",
-                sql_str(pipeline),
-                sql_str(&f.file_hash),
-                sql_str(&f.file),
-                sql_str(run_id),
+                literal(pipeline),
+                literal(&f.file_hash),
+                literal(&f.file),
+                literal(run_id),
                 now_epoch()
             )
         })
@@ -243,14 +238,14 @@ pub(crate) async fn record_run(exec: &Executor, s: &RunSummary, started: f64) ->
         t.rows_read,
         t.rows_valid,
         t.rows_rejected,
-        p = sql_str(&s.pipeline),
-        r = sql_str(&s.run_id),
+        p = literal(&s.pipeline),
+        r = literal(&s.run_id),
         now = now_epoch(),
-        status = sql_str(s.status.as_str()),
+        status = literal(s.status.as_str()),
         err = s
             .error
             .as_deref()
-            .map(sql_str)
+            .map(literal)
             .unwrap_or_else(|| "NULL".into()),
     );
     run_framework_sql(exec, "runs", &sql).await
