@@ -13,6 +13,7 @@ mod landing;
 mod pipelines;
 mod readme_claims;
 mod report;
+mod s3;
 mod serve;
 mod serve_hostile;
 mod shell;
