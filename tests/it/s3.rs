@@ -398,7 +398,7 @@ fn s3_two_processes_appending_to_one_table_both_commit() {
 }
 
 #[test]
-fn s3_repl_query_time_travel_and_maintenance_read_the_bucket() {
+fn s3_repl_query_serve_time_travel_and_maintenance_read_the_bucket() {
     let m = Moto::start();
     for sql in [
         "CREATE TABLE sales AS SELECT * FROM (VALUES (1, 10), (2, 20)) AS v(id, qty)",
@@ -443,6 +443,51 @@ fn s3_repl_query_time_travel_and_maintenance_read_the_bucket() {
         .expect("run");
     assert_success(&out);
     assert!(m.keys("wh/tables/scratch/").is_empty());
+
+    // `serve` answers psql from the bucket.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"));
+    c.current_dir(m.cwd.path())
+        .args([
+            "--warehouse",
+            &format!("s3://{BUCKET}/wh"),
+            "serve",
+            "--no-auth",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in m.aws_env() {
+        c.env(k, v);
+    }
+    let mut server = c.spawn().expect("serve");
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            server.try_wait().ok().flatten().is_none(),
+            "serve exited before listening"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "serve did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-U", "stockroom", "-d", "stockroom"])
+        .args(["-c", "SELECT sum(qty) FROM sales"])
+        .env("PGCONNECT_TIMEOUT", "30")
+        .output()
+        .expect("psql is installed (postgresql-client)");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_success(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "61");
     m.assert_no_local_folder();
 }
 
