@@ -343,6 +343,7 @@ pub(crate) async fn discover(landing: &Path, p: &Pipeline, settle: Duration) -> 
     if crate::storage::is_object(landing) {
         return discover_objects(landing, p, settle).await;
     }
+    crate::storage::check_local(landing)?;
     let Ok(entries) = std::fs::read_dir(landing) else {
         return Ok(Discovered::default());
     };

@@ -87,6 +87,34 @@ fn url_scheme(text: &str) -> Option<String> {
     ok.then(|| scheme.to_ascii_lowercase())
 }
 
+/// True when `path` is written like a URL (`s3://…`, `gs://…`): such a path that is under no
+/// opened store must not become a local folder named `s3:`.
+pub fn is_url(path: &Path) -> bool {
+    url_scheme(&path.to_string_lossy()).is_some()
+}
+
+/// Refuses a URL-like path that is under no opened store (a bucket this process did not
+/// open); for call sites that then read the local path themselves.
+pub fn check_local(path: &Path) -> Result<()> {
+    if is_object(path) {
+        return Ok(());
+    }
+    local(path).map(|_| ())
+}
+
+/// Refuses a URL-like path on the local branch (a bucket this process did not open).
+fn local(path: &Path) -> Result<&Path> {
+    if is_url(path) {
+        return Err(Error::UnsupportedLocation {
+            location: path.display().to_string(),
+            reason: "not under the warehouse's own bucket; only the warehouse location \
+                     (--warehouse) opens a bucket"
+                .into(),
+        });
+    }
+    Ok(path)
+}
+
 /// The object store and key of `path`, when it lies under an opened object store's root.
 fn object(path: &Path) -> Option<(Arc<ObjectBackend>, object_store::path::Path)> {
     let opened = OPENED.read().unwrap_or_else(|e| e.into_inner());
@@ -134,7 +162,7 @@ pub fn list_dir(dir: &Path) -> Result<Vec<Entry>> {
     if let Some((b, key)) = object(dir) {
         return b.list_dir(dir, &key);
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = std::fs::read_dir(local(dir)?) else {
         return Ok(Vec::new());
     };
     Ok(entries
@@ -193,7 +221,7 @@ pub fn create_dir_all(dir: &Path) -> Result<()> {
     if is_object(dir) {
         return Ok(());
     }
-    std::fs::create_dir_all(dir)
+    std::fs::create_dir_all(local(dir)?)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
 }
 
@@ -202,7 +230,7 @@ pub fn read(path: &Path) -> Result<Option<Vec<u8>>> {
     if let Some((b, key)) = object(path) {
         return b.get(&key);
     }
-    match std::fs::read(path) {
+    match std::fs::read(local(path)?) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
@@ -225,7 +253,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some((b, key)) = object(path) {
         return b.put(&key, bytes.to_vec());
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = local(path)?.parent().unwrap_or(Path::new("."));
     create_dir_all(dir)?;
     let name = path
         .file_name()
@@ -255,7 +283,7 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
         return b.append_line(&key, line);
     }
     use std::io::Write;
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = local(path)?.parent() {
         create_dir_all(dir)?;
     }
     let mut f = std::fs::OpenOptions::new()
@@ -272,7 +300,7 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
 /// make it a duplicate). A local source moved into an object store is uploaded, then removed.
 pub fn move_file(from: &Path, to: &Path) -> Result<()> {
     match (object(from), object(to)) {
-        (None, None) => std::fs::rename(from, to).map_err(|e| {
+        (None, None) => std::fs::rename(local(from)?, local(to)?).map_err(|e| {
             Error::io(
                 format!("cannot move {} to {}", from.display(), to.display()),
                 e,

@@ -350,6 +350,81 @@ fn s3_kill_mid_run_then_rerun_converges() {
 }
 
 #[test]
+fn s3_a_run_holds_its_lease_lock_and_a_second_run_is_refused() {
+    let m = Moto::start();
+    m.drop_sample("wh", "ecommerce", "ecommerce");
+    // The first run stops while it holds the warehouse lock (and its run lock), until the
+    // hold file is removed.
+    let hold = m.cwd.path().join("hold");
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"));
+    c.current_dir(m.cwd.path())
+        .args([
+            "--warehouse",
+            &format!("s3://{BUCKET}/wh"),
+            "pipeline",
+            "run",
+            "ecommerce",
+        ])
+        .env("STOCKROOM_SETTLE", "0")
+        .env(
+            "STOCKROOM_HOLD",
+            format!("warehouse_lock_taken:{}", hold.display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(m.cwd.path().join("first.log")).expect("log"));
+    for (k, v) in m.aws_env() {
+        c.env(k, v);
+    }
+    let mut first = c.spawn().expect("first run");
+    let t = Instant::now();
+    while !hold.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "the first run never held"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let keys = m.keys("wh/runs/");
+    assert!(
+        keys.iter().any(|k| k == "wh/runs/ecommerce.lock"),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k == "wh/runs/warehouse.lock"),
+        "{keys:?}"
+    );
+    let out = m
+        .cmd("wh")
+        .args(["pipeline", "run", "ecommerce"])
+        .output()
+        .expect("second run");
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("pipeline ecommerce is already running"), "{e}");
+    // The hook holds at every take of the warehouse lock: release each until the run ends.
+    let t = Instant::now();
+    let status = loop {
+        let _ = std::fs::remove_file(&hold);
+        if let Some(status) = first.try_wait().expect("first run") {
+            break status;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the first run never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "first run: {}",
+        std::fs::read_to_string(m.cwd.path().join("first.log")).unwrap_or_default()
+    );
+    let keys = m.keys("wh/runs/");
+    assert!(!keys.iter().any(|k| k.ends_with(".lock")), "{keys:?}");
+    assert_eq!(s3_state(&m, "wh"), disk_ecommerce_state());
+}
+
+#[test]
 fn s3_two_processes_appending_to_one_table_both_commit() {
     let m = Moto::start();
     let out = m
@@ -541,6 +616,34 @@ fn s3_bad_locations_give_clear_errors() {
                 .exists()
         );
     }
+    // A bucket path outside the warehouse's own bucket, and generate into a bucket.
+    let out = m
+        .cmd("wh")
+        .args([
+            "pipeline",
+            "run",
+            "ecommerce",
+            "--landing",
+            "s3://other/landing",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("not under the warehouse's own bucket"), "{e}");
+    let out = m
+        .cmd("wh")
+        .args([
+            "generate",
+            "ecommerce",
+            "--out",
+            "s3://lake/wh/landing/ecommerce",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("generate writes local files"), "{e}");
     // A bucket that does not exist.
     let e = fails(m.cmd_at("s3://nope/wh"));
     assert!(
