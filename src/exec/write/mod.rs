@@ -59,10 +59,8 @@ fn table_url(warehouse: &Warehouse, name: &str) -> Result<Url> {
         )));
     }
     let dir = warehouse.table_dir(name);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    Url::from_directory_path(&dir)
-        .map_err(|_| Error::Invalid(format!("not an absolute path: {}", dir.display())))
+    crate::storage::create_dir_all(&dir)?;
+    crate::storage::dir_url(&dir)
 }
 
 /// Opens a table for writing: a warehouse table, or an external Delta table created
