@@ -14,6 +14,8 @@
 //! A directory holding `_delta_log/` is never read as loose Parquet: its files include
 //! removed files and change-data files, so counts come out wrong without any error.
 
+pub mod error;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,6 +38,7 @@ use crate::catalog::{VersionSpec, delta_provider, open_delta};
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::warehouse::{Warehouse, valid_table_name};
+pub use error::ExternalError;
 
 /// The name an external table is planned under when its statement is replayed.
 const REPLAY_NAME: &str = "__external_table_replay";
@@ -84,15 +87,11 @@ pub fn load(warehouse: &Warehouse) -> Result<Vec<ExternalTable>> {
     let Some(text) = crate::storage::read_to_string(&path)? else {
         return Ok(Vec::new());
     };
-    let file: CatalogFile = serde_json::from_str(&text).map_err(|e| {
-        Error::Invalid(format!(
-            "{}:{}:{}: not a catalog of external tables: {e} (fix or remove the file; \
-             it only records CREATE EXTERNAL TABLE statements)",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let file: CatalogFile =
+        serde_json::from_str(&text).map_err(|error| ExternalError::CatalogFile {
+            path: path.display().to_string(),
+            error,
+        })?;
     let mut tables = file.tables;
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(tables)
@@ -107,7 +106,7 @@ fn save(warehouse: &Warehouse, tables: Vec<ExternalTable>) -> Result<()> {
     let path = catalog_path(warehouse);
     let dir = path
         .parent()
-        .ok_or_else(|| Error::Invalid(format!("{} has no parent", path.display())))?;
+        .ok_or_else(|| ExternalError::NoParent(path.display().to_string()))?;
     crate::storage::create_dir_all(dir)?;
     let text = serde_json::to_string_pretty(&CatalogFile { tables })?;
     crate::storage::write_atomically(&path, (text + "\n").as_bytes())
@@ -224,13 +223,12 @@ pub fn check_writable(warehouse: &Warehouse, name: &str) -> Result<()> {
         return Ok(());
     }
     match get(warehouse, name)? {
-        Some(t) if !t.writable => Err(Error::Invalid(format!(
-            "'{name}' is an external table ({} at {}): stockroom does not write to it, \
-             another engine owns it. To allow writes, re-create it with \
-             CREATE OR REPLACE EXTERNAL TABLE {name} STORED AS {} LOCATION '…' \
-             OPTIONS ('writable' 'true')",
-            t.format, t.location, t.format
-        ))),
+        Some(t) if !t.writable => Err(ExternalError::NotWritable {
+            name: name.to_string(),
+            format: t.format,
+            location: t.location,
+        }
+        .into()),
         _ => Ok(()),
     }
 }
@@ -356,18 +354,22 @@ pub fn loose_files_refused(written: &str, place: &DeltaPlace, format: &str) -> O
         DeltaPlace::Holds(r) => ("holds the Delta table", r),
         DeltaPlace::None => return None,
     };
-    let root = root.display();
+    let root = root.display().to_string();
     let shown = if matches!(place, DeltaPlace::Root(_)) {
         String::new()
     } else {
         format!(" {root}")
     };
-    Some(Error::Invalid(format!(
-        "'{written}' {why}{shown}: reading it as loose {format} files would count removed \
-         and change-data files. Read it through its Delta log: \
-         SELECT * FROM delta_scan('{root}') or \
-         CREATE EXTERNAL TABLE name STORED AS DELTA LOCATION '{root}'"
-    )))
+    Some(
+        ExternalError::LooseDeltaFiles {
+            written: written.to_string(),
+            why,
+            shown,
+            format: format.to_string(),
+            root,
+        }
+        .into(),
+    )
 }
 
 /// `CREATE EXTERNAL TABLE`: checks the location, records the table in the warehouse's
@@ -381,14 +383,10 @@ pub async fn create(
 ) -> Result<Outcome> {
     let name = cmd.name.table().to_string();
     if !valid_table_name(&name) {
-        return Err(Error::Invalid(format!(
-            "external table name '{name}': use letters, digits, '_' or '-'"
-        )));
+        return Err(ExternalError::InvalidName(name).into());
     }
     if warehouse.is_table(&name) {
-        return Err(Error::Invalid(format!(
-            "'{name}' is already a Delta table of the warehouse; choose another name"
-        )));
+        return Err(ExternalError::NameIsWarehouseTable(name).into());
     }
     let [written] = cmd.locations.as_slice() else {
         return Err(Error::Unsupported(format!(
@@ -414,11 +412,12 @@ pub async fn create(
             )));
         }
         if !cmd.or_replace {
-            return Err(Error::Invalid(format!(
-                "external table '{name}' already exists ({} at {}): DROP TABLE {name} first \
-                 (its data stays) or use CREATE OR REPLACE EXTERNAL TABLE",
-                existing.format, existing.location
-            )));
+            return Err(ExternalError::Exists {
+                name,
+                format: existing.format,
+                location: existing.location,
+            }
+            .into());
         }
     }
     if is_delta_format(&format) {
@@ -428,11 +427,11 @@ pub async fn create(
             ))
         })?;
         if !is_delta_root(&dir) {
-            return Err(Error::Invalid(format!(
-                "CREATE EXTERNAL TABLE {name} STORED AS DELTA: {} holds no _delta_log/, so it \
-                 is not a Delta table (for plain files use STORED AS PARQUET / CSV / JSON)",
-                dir.display()
-            )));
+            return Err(ExternalError::NotDelta {
+                name,
+                dir: dir.display().to_string(),
+            }
+            .into());
         }
         open_delta(&dir, &VersionSpec::Latest).await?;
     } else {

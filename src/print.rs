@@ -29,9 +29,7 @@ impl std::str::FromStr for Format {
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
             "ndjson" | "jsonl" => Ok(Format::Ndjson),
-            other => Err(Error::Invalid(format!(
-                "unknown format '{other}': use table, csv, json or ndjson"
-            ))),
+            other => Err(Error::UnknownFormat(other.to_string())),
         }
     }
 }
@@ -180,23 +178,21 @@ pub fn write_file(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> R
         "parquet" => {
             let mut w =
                 datafusion::parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None)
-                    .map_err(|e| Error::Invalid(format!("parquet: {e}")))?;
+                    .map_err(Error::Parquet)?;
             for b in batches {
-                w.write(b)
-                    .map_err(|e| Error::Invalid(format!("parquet: {e}")))?;
+                w.write(b).map_err(Error::Parquet)?;
             }
-            w.close()
-                .map_err(|e| Error::Invalid(format!("parquet: {e}")))?;
+            w.close().map_err(Error::Parquet)?;
             return Ok(());
         }
         "csv" => write_batches(&mut file, Format::Csv, batches)?,
         "json" => write_batches(&mut file, Format::Json, batches)?,
         "ndjson" | "jsonl" => write_batches(&mut file, Format::Ndjson, batches)?,
         other => {
-            return Err(Error::Invalid(format!(
-                "--output {}: unknown extension '{other}'; use .parquet, .csv, .json or .ndjson",
-                path.display()
-            )));
+            return Err(Error::UnknownExtension {
+                path: path.display().to_string(),
+                extension: other.to_string(),
+            });
         }
     }
     file.flush()

@@ -17,14 +17,28 @@ pub struct Prepared {
 }
 
 /// A failure while running a script, with where it happened.
+///
+/// `error` is the statement's own error, whole (a `DataFusionError` stays one; match on it
+/// or call [`ScriptError::datafusion`]). It is part of the message, between the place and
+/// the statement, so it is deliberately not the `source()`: the binary prints the chain
+/// (`{:#}`), which would repeat it (the rule of src/error.rs).
 #[derive(Debug, thiserror::Error)]
 #[error("{source_name}:{line}: {error}\n  in statement: {statement}")]
 pub struct ScriptError {
     pub source_name: String,
     pub line: usize,
     pub statement: String,
-    #[source]
     pub error: Box<Error>,
+}
+
+impl ScriptError {
+    /// The DataFusion error the statement failed with, if it was one.
+    pub fn datafusion(&self) -> Option<&datafusion::error::DataFusionError> {
+        match self.error.as_ref() {
+            Error::DataFusion(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// Splits and substitutes a whole script up front, so an undefined variable is reported
@@ -106,5 +120,39 @@ pub fn abbreviate(sql: &str) -> String {
         format!("{}…", one.chars().take(120).collect::<String>())
     } else {
         one
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionOptions;
+    use crate::warehouse::Warehouse;
+
+    /// A failing statement keeps its DataFusion error typed, says file, line and statement,
+    /// and prints the error once even when the chain is printed.
+    #[tokio::test]
+    async fn a_failing_statement_keeps_its_datafusion_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exec = Executor::new(
+            Warehouse::open(tmp.path()).unwrap(),
+            &SessionOptions::default(),
+        )
+        .unwrap();
+        let stmts = prepare("t.sql", "SELECT 1;\nSELECT no_such_column;\n", &Vars::new()).unwrap();
+        let err = run(&exec, &stmts, false, &mut |_, _, _| Ok(()))
+            .await
+            .unwrap_err();
+        assert_eq!((err.source_name.as_str(), err.line), ("t.sql", 2));
+        assert_eq!(err.statement, "SELECT no_such_column");
+        assert!(err.datafusion().is_some(), "{err:?}");
+        let message = err.to_string();
+        assert!(message.starts_with("t.sql:2: "), "{message}");
+        assert!(
+            message.ends_with("in statement: SELECT no_such_column"),
+            "{message}"
+        );
+        // The chain adds nothing: the error is in the message, not also the source.
+        assert_eq!(format!("{:#}", anyhow::Error::new(err)), message);
     }
 }

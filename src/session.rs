@@ -41,11 +41,7 @@ pub fn parse_memory_limit(s: &str) -> Result<usize> {
         .ok()
         .filter(|n| n.is_finite() && *n > 0.0)
         .map(|n| (n * mult as f64) as usize)
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "--memory-limit '{s}': expected a size such as 512M or 2G"
-            ))
-        })
+        .ok_or_else(|| Error::MemoryLimit(s.to_string()))
 }
 
 pub fn build_session(
@@ -96,7 +92,7 @@ pub fn build_session(
     let schema = Arc::new(WarehouseSchema::new(warehouse.clone()));
     let catalog = ctx
         .catalog(CATALOG)
-        .ok_or_else(|| Error::Invalid("default catalog missing".into()))?;
+        .ok_or(Error::Internal("the session's default catalog is missing"))?;
     catalog.register_schema(SCHEMA, schema.clone())?;
     let files = Arc::new(DynamicListTableFactory::new(SessionStore::new()));
     files.session_store().with_state(ctx.state_weak_ref());

@@ -6,6 +6,7 @@ use std::path::Path;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
+use super::error::ChartError;
 use super::{Kind, from_batches, svg, text};
 use crate::error::{Error, Result};
 
@@ -14,9 +15,7 @@ pub const USAGE: &str = "\\chart [line|bar] [X] [Y…] [> FILE.svg]";
 /// Runs `\chart` with its arguments over the last result; returns what to print.
 pub fn run(args: &[&str], last: Option<&(SchemaRef, Vec<RecordBatch>)>) -> Result<String> {
     let Some((schema, batches)) = last else {
-        return Err(Error::Invalid(format!(
-            "\\chart draws the last result, and there is none yet: run a query first ({USAGE})"
-        )));
+        return Err(ChartError::NoResult.into());
     };
     let mut words: Vec<&str> = Vec::new();
     let mut file: Option<&str> = None;
@@ -25,9 +24,7 @@ pub fn run(args: &[&str], last: Option<&(SchemaRef, Vec<RecordBatch>)>) -> Resul
         if w == ">" {
             file = iter.next();
             if file.is_none() {
-                return Err(Error::Invalid(format!(
-                    "\\chart: '>' needs a file name ({USAGE})"
-                )));
+                return Err(ChartError::NoFileName.into());
             }
         } else if let Some(f) = w.strip_prefix('>') {
             file = Some(f);

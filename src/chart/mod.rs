@@ -4,6 +4,7 @@
 //! are few and simple, and this keeps the build free of another dependency tree.
 
 pub mod command;
+pub mod error;
 pub mod svg;
 pub mod text;
 
@@ -14,7 +15,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+pub use error::ChartError;
 
 /// Rows a chart takes from a result at most (the rest would not be readable anyway).
 pub const MAX_POINTS: usize = 2000;
@@ -102,14 +104,15 @@ pub fn from_batches(
             .iter()
             .position(|c| c.eq_ignore_ascii_case(n))
             .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "no column '{n}' in the last result; its columns are: {}",
-                    names.join(", ")
-                ))
+                ChartError::NoColumn {
+                    name: n.to_string(),
+                    columns: names.join(", "),
+                }
+                .into()
             })
     };
     if names.is_empty() {
-        return Err(Error::Invalid("the last result has no columns".into()));
+        return Err(ChartError::NoColumns.into());
     }
     let xi = match x {
         Some(n) => index(n)?,
@@ -123,10 +126,7 @@ pub fn from_batches(
         ys.iter().map(|n| index(n)).collect::<Result<_>>()?
     };
     if yi.is_empty() {
-        return Err(Error::Invalid(format!(
-            "nothing to chart: the last result has no numeric column besides '{}'; name the y columns: \\chart [line|bar] X Y…",
-            names[xi]
-        )));
+        return Err(ChartError::NothingNumeric(names[xi].to_string()).into());
     }
     let x_type = schema.field(xi).data_type();
     let kind = kind.unwrap_or(if is_temporal(x_type) || x_type.is_numeric() {
@@ -181,16 +181,15 @@ fn is_temporal(t: &DataType) -> bool {
 
 /// A column as f64 values (decimals, integers and numeric text all convert).
 pub fn numbers(col: &dyn Array, name: &str) -> Result<Float64Array> {
-    let c = cast(col, &DataType::Float64).map_err(|e| {
-        Error::Invalid(format!(
-            "column '{name}' ({}) has no numeric values to chart: {e}",
-            col.data_type()
-        ))
+    let c = cast(col, &DataType::Float64).map_err(|error| ChartError::NotNumeric {
+        name: name.to_string(),
+        data_type: col.data_type().clone(),
+        error,
     })?;
-    c.as_any()
+    Ok(c.as_any()
         .downcast_ref::<Float64Array>()
         .cloned()
-        .ok_or_else(|| Error::Invalid(format!("column '{name}' did not convert to numbers")))
+        .ok_or_else(|| ChartError::NotFloat(name.to_string()))?)
 }
 
 /// "Nice" axis ticks (1, 2 or 5 × 10^k apart) covering `lo..=hi`, about `n` of them.

@@ -10,6 +10,7 @@
 //! 4. DataFusion plans; `CREATE TABLE [AS]` → a Delta table; everything else executes as is
 //!    (SELECT, INSERT through the Delta provider, EXPLAIN, SHOW, CREATE EXTERNAL TABLE, …).
 
+pub mod error;
 pub mod maintenance;
 pub mod outcome;
 pub mod parquet_props;
@@ -40,6 +41,7 @@ use crate::sql::command::{Command, parse_command};
 use crate::sql::rewrite::{CreateOptions, PinnedRef, extract_create_options, pin_references};
 use crate::sql::tokens::{keyword, render, tokenize};
 use crate::warehouse::Warehouse;
+use error::ExecError;
 use write::CreateMode;
 
 /// Executes SQL over one warehouse.
@@ -202,9 +204,7 @@ impl Executor {
             .map_err(|e| self.explain(e))?
         {
             Streamed::Done(o) => Ok(o),
-            Streamed::Rows(_) => Err(Error::Invalid(
-                "internal: a collected statement returned a stream".into(),
-            )),
+            Streamed::Rows(_) => Err(Error::Internal("a collected statement returned a stream")),
         }
     }
 
@@ -561,7 +561,11 @@ impl Executor {
                 // Warehouse tables and external Delta tables alike.
                 let t = match external::open_readable(&self.warehouse, table, spec).await {
                     Err(e @ Error::TableNotFound { .. }) => return Err(e),
-                    other => other.map_err(|e| Error::Invalid(format!("{table} {spec:?}: {e}")))?,
+                    other => other.map_err(|e| ExecError::PinnedTable {
+                        table: table.clone(),
+                        spec: spec.clone(),
+                        error: Box::new(e),
+                    })?,
                 };
                 delta_provider(&t).await?
             }
@@ -569,14 +573,14 @@ impl Executor {
                 // The server's --allow-files applies to a Delta table read by path too.
                 self.schema.file_access().check(path, "delta_scan")?;
                 let dir = external::local_path(path).filter(|d| d.join("_delta_log").is_dir());
-                let dir = dir.ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "delta_scan('{path}'): no Delta table there (no _delta_log/ directory)"
-                    ))
-                })?;
+                let dir = dir.ok_or_else(|| ExecError::NoDeltaLog(path.clone()))?;
                 let t = open_delta(&dir, spec)
                     .await
-                    .map_err(|e| Error::Invalid(format!("delta_scan('{path}') {spec:?}: {e}")))?;
+                    .map_err(|e| ExecError::DeltaScan {
+                        path: path.clone(),
+                        spec: spec.clone(),
+                        error: Box::new(e),
+                    })?;
                 delta_provider(&t).await?
             }
             PinnedRef::Changes { table, start, end } => {

@@ -14,6 +14,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement};
 
 use crate::error::{Error, Result};
+use crate::exec::error::ExecError;
 
 /// Which local files a statement may read or write by path (`SELECT * FROM 'x.csv'`,
 /// `CREATE EXTERNAL TABLE … LOCATION`, `COPY … TO`).
@@ -36,10 +37,7 @@ impl FileAccess {
                 .canonicalize()
                 .map_err(|e| Error::io(format!("--allow-files {}", d.display()), e))?;
             if !c.is_dir() {
-                return Err(Error::Invalid(format!(
-                    "--allow-files {}: not a directory",
-                    d.display()
-                )));
+                return Err(ExecError::AllowFilesNotDir(d.display().to_string()).into());
             }
             canon.push(c);
         }

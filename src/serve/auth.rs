@@ -23,9 +23,10 @@ use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use ring::rand::SecureRandom;
 
+use super::error::ServeError;
 use crate::error::{Error, Result};
 
-const SCHEME: &str = "pbkdf2-sha256";
+pub(crate) const SCHEME: &str = "pbkdf2-sha256";
 /// OWASP's recommendation for PBKDF2-HMAC-SHA256 (2023).
 pub const DEFAULT_ITERATIONS: u32 = 600_000;
 const SALT_LEN: usize = 16;
@@ -42,12 +43,11 @@ pub struct PasswordHash {
 impl PasswordHash {
     /// Hashes `password` with a fresh random salt.
     pub fn new(password: &str, iterations: u32) -> Result<Self> {
-        let iterations = NonZeroU32::new(iterations)
-            .ok_or_else(|| Error::Invalid("password hash iterations must be at least 1".into()))?;
+        let iterations = NonZeroU32::new(iterations).ok_or(ServeError::HashIterations)?;
         let mut salt = vec![0u8; SALT_LEN];
         ring::rand::SystemRandom::new()
             .fill(&mut salt)
-            .map_err(|_| Error::Invalid("the system random generator failed".into()))?;
+            .map_err(|_| ServeError::Random)?;
         let mut hash = vec![0u8; HASH_LEN];
         ring::pbkdf2::derive(
             ring::pbkdf2::PBKDF2_HMAC_SHA256,
@@ -63,14 +63,8 @@ impl PasswordHash {
         })
     }
 
-    pub fn parse(s: &str) -> Result<Self> {
-        let bad = || {
-            Error::Invalid(format!(
-                "password hash '{}…' is not of the form {SCHEME}$ITERATIONS$SALT$HASH \
-                 (create one with `stockroom serve --hash-password`)",
-                s.chars().take(16).collect::<String>()
-            ))
-        };
+    pub fn parse(s: &str) -> Result<Self, ServeError> {
+        let bad = || ServeError::BadPasswordHash(s.chars().take(16).collect());
         let parts: Vec<&str> = s.trim().split('$').collect();
         let [scheme, iterations, salt, hash] = parts.as_slice() else {
             return Err(bad());
@@ -154,16 +148,16 @@ impl Users {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("reading users file {}", path.display()), e))?;
-        let file: UsersFile = toml::from_str(&text).map_err(|e| {
-            Error::Invalid(format!(
-                "users file {}: {e}\nexpected:\n[users]\nNAME = \"{SCHEME}$…\"",
-                path.display()
-            ))
+        let file: UsersFile = toml::from_str(&text).map_err(|error| ServeError::UsersFile {
+            path: path.display().to_string(),
+            error: Box::new(error),
         })?;
         let mut users = Users::default();
         for (name, hash) in file.users {
-            let hash = PasswordHash::parse(&hash).map_err(|e| {
-                Error::Invalid(format!("users file {}, user '{name}': {e}", path.display()))
+            let hash = PasswordHash::parse(&hash).map_err(|e| ServeError::UserHash {
+                path: path.display().to_string(),
+                user: name.clone(),
+                error: Box::new(e),
             })?;
             users.insert(name, hash);
         }

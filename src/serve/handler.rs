@@ -54,6 +54,7 @@ use pgwire::types::format::FormatOptions;
 
 use super::auth::{Auth, Login, LoginThrottle};
 use super::connection::{CancelRegistry, ConnState};
+use super::error::ServeError;
 use super::limits::{Job, Limits, Produced, QueryError, RowItem};
 use super::settings;
 use crate::error::Error;
@@ -256,7 +257,7 @@ impl Session {
     async fn run(&self, sql: String, params: Option<ParamValues>) -> Result<Produced, QueryError> {
         let exec = self
             .exec()
-            .map_err(|_| QueryError::Failed(Error::Invalid("not logged in".into())))?;
+            .map_err(|_| QueryError::Failed(ServeError::NotLoggedIn.into()))?;
         self.shared
             .limits
             .run(Job {
@@ -390,7 +391,7 @@ pub(crate) fn error_info(e: &QueryError) -> ErrorInfo {
                 Error::ReadOnly(_) => "25006",
                 Error::FileAccess(_) | Error::SettingRefused(_) => "42501",
                 Error::TableNotFound { .. } => "42P01",
-                Error::Sql(_) => "42601",
+                Error::Sql(_) | Error::Tokenize(_) => "42601",
                 Error::Unsupported(_) => "0A000",
                 Error::UndefinedVariable(_) => "42704",
                 Error::DataFusion(d) => match d.find_root() {

@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod connection;
+pub mod error;
 pub mod handler;
 pub mod limits;
 pub mod pg_catalog;
@@ -37,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::exec::{FileAccess, Policy};
 use crate::session::SessionOptions;
 use crate::warehouse::Warehouse;
+use error::ServeError;
 
 /// Everything `stockroom serve` is told.
 #[derive(Debug, Clone)]
@@ -84,27 +86,15 @@ impl Server {
     /// Checks the configuration and binds the address.
     pub async fn bind(config: ServeConfig) -> Result<Self> {
         if matches!(config.auth, Auth::None) && !config.listen.ip().is_loopback() {
-            return Err(Error::Invalid(format!(
-                "--no-auth is only allowed on a loopback address (127.0.0.1 or ::1), not {}; \
-                 give users with --users FILE to listen there",
-                config.listen
-            )));
+            return Err(ServeError::NoAuthOffLoopback(config.listen).into());
         }
         if let Auth::Users(u) = &config.auth
             && u.is_empty()
         {
-            return Err(Error::Invalid(
-                "no users: give --users FILE (or STOCKROOM_SERVE_USER and \
-                 STOCKROOM_SERVE_PASSWORD_HASH), or --no-auth on a loopback address"
-                    .into(),
-            ));
+            return Err(ServeError::NoUsers.into());
         }
         if config.tls.is_none() && !config.listen.ip().is_loopback() && !config.allow_plaintext {
-            return Err(Error::Invalid(format!(
-                "listening on {} without TLS would send passwords and results in clear text: \
-                 give --tls-cert and --tls-key, or --allow-plaintext on a trusted network",
-                config.listen
-            )));
+            return Err(ServeError::PlaintextOffLoopback(config.listen).into());
         }
         let files = FileAccess::within(&config.allow_files)?;
         let tls = config.tls.as_ref().map(load_tls).transpose()?;
@@ -252,23 +242,15 @@ fn load_tls(files: &TlsFiles) -> Result<pgwire::tokio::TlsAcceptor> {
             )
         })?;
     if certs.is_empty() {
-        return Err(Error::Invalid(format!(
-            "--tls-cert {}: no PEM certificate found",
-            files.cert.display()
-        )));
+        return Err(ServeError::NoCertificate(files.cert.display().to_string()).into());
     }
     let key = rustls_pemfile::private_key(&mut open(&files.key, "key")?)
         .map_err(|e| Error::io(format!("reading TLS key {}", files.key.display()), e))?
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "--tls-key {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) found",
-                files.key.display()
-            ))
-        })?;
+        .ok_or_else(|| ServeError::NoPrivateKey(files.key.display().to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
-        .map_err(|e| Error::Invalid(format!("TLS certificate/key: {e}")))?;
+        .map_err(ServeError::Tls)?;
     Ok(pgwire::tokio::TlsAcceptor::from(Arc::new(config)))
 }

@@ -35,7 +35,7 @@ impl PgCatalog {
             EmptyContextProvider,
         )?);
         ctx.catalog(CATALOG)
-            .ok_or_else(|| Error::Invalid(format!("catalog {CATALOG} missing")))?
+            .ok_or(Error::Internal("the session's default catalog is missing"))?
             .register_schema("pg_catalog", schema)?;
         ctx.register_udf(pg::create_current_database_udf(CATALOG));
         ctx.register_udf(pg::create_current_schema_udf());

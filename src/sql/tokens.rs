@@ -11,7 +11,7 @@ use crate::sql::quote;
 pub fn tokenize(sql: &str) -> Result<Vec<Token>> {
     Tokenizer::new(&GenericDialect {}, sql)
         .tokenize()
-        .map_err(|e| Error::Sql(format!("SQL syntax error: {e}")))
+        .map_err(Error::Tokenize)
 }
 
 /// Renders tokens back to SQL text (whitespace and comments are tokens too, so this is

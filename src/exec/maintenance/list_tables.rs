@@ -8,7 +8,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::last_commit;
 use crate::catalog::VersionSpec;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::outcome::Outcome;
 use crate::external::{self, open_readable};
 use crate::warehouse::Warehouse;
@@ -38,11 +38,14 @@ pub async fn run(warehouse: &Warehouse) -> Result<Outcome> {
         let is_delta = format.ends_with("delta");
         formats.push(format);
         locations.push(location);
+        // Only a Delta table has versions and file counts; a loose-file table gets none.
         let opened = match is_delta {
-            true => open_readable(warehouse, &name, &VersionSpec::Latest).await,
-            false => Err(Error::Invalid("not a Delta table".into())),
+            true => open_readable(warehouse, &name, &VersionSpec::Latest)
+                .await
+                .ok(),
+            false => None,
         };
-        let Ok(t) = opened else {
+        let Some(t) = opened else {
             let note = is_delta.then(|| "unreadable Delta log".to_string());
             names.push(name);
             versions.push(None);

@@ -2,7 +2,8 @@
 //! files of an old one.
 
 use crate::catalog::VersionSpec;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::exec::error::ExecError;
 use crate::exec::outcome::{Outcome, WriteReport};
 use crate::exec::write::open_target;
 use crate::warehouse::Warehouse;
@@ -19,11 +20,7 @@ pub async fn run(warehouse: &Warehouse, table: String, to: VersionSpec) -> Resul
                     chrono::NaiveDateTime::parse_from_str(&ts, "%Y-%m-%d %H:%M:%S")
                         .map(|n| n.and_utc())
                 })
-                .map_err(|_| {
-                    Error::Invalid(format!(
-                        "RESTORE TO TIMESTAMP AS OF '{ts}': expected 'YYYY-MM-DD HH:MM:SS'"
-                    ))
-                })?;
+                .map_err(|_| ExecError::RestoreTimestamp(ts.clone()))?;
             b.with_datetime_to_restore(ts)
         }
         VersionSpec::Latest => b,

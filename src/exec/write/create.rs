@@ -11,7 +11,8 @@ use deltalake::DeltaTable;
 use deltalake::protocol::SaveMode;
 
 use super::{open_target, table_url};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::exec::error::ExecError;
 use crate::exec::outcome::WriteReport;
 use crate::exec::parquet_props::writer_properties;
 use crate::exec::report::last_commit_report;
@@ -74,10 +75,7 @@ impl<'a> CreateTable<'a> {
         } = self;
         let name = name.as_str();
         if crate::external::get(warehouse, name)?.is_some() {
-            return Err(Error::Invalid(format!(
-                "'{name}' is an external table; choose another name for the warehouse table \
-                 (or DROP TABLE {name} first: that forgets the external table, its data stays)"
-            )));
+            return Err(ExecError::NameIsExternal(name.to_string()).into());
         }
         let exists = warehouse.is_table(name);
         if exists && mode == CreateMode::IfNotExists {
@@ -89,22 +87,21 @@ impl<'a> CreateTable<'a> {
             });
         }
         if exists && mode == CreateMode::ErrorIfExists {
-            return Err(Error::Invalid(format!(
-                "table '{name}' already exists; use CREATE OR REPLACE TABLE to overwrite it or INSERT INTO to append"
-            )));
+            return Err(ExecError::TableExists(name.to_string()).into());
         }
         let schema = input.schema().as_arrow().clone();
         for p in &partition_by {
             if schema.field_with_name(p).is_err() {
-                return Err(Error::Invalid(format!(
-                    "PARTITIONED BY column '{p}' is not a column of the table (columns: {})",
-                    schema
+                return Err(ExecError::UnknownPartitionColumn {
+                    column: p.clone(),
+                    columns: schema
                         .fields()
                         .iter()
                         .map(|f| f.name().as_str())
                         .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                        .join(", "),
+                }
+                .into());
             }
         }
         let table = DeltaTable::try_from_url(table_url(warehouse, name)?).await?;
@@ -184,9 +181,8 @@ async fn create_empty(
     properties: BTreeMap<String, String>,
 ) -> Result<WriteReport> {
     use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-    let st: deltalake::kernel::StructType = schema
-        .try_into_kernel()
-        .map_err(|e| Error::Invalid(format!("cannot store these column types in Delta: {e}")))?;
+    let st: deltalake::kernel::StructType =
+        schema.try_into_kernel().map_err(ExecError::DeltaTypes)?;
     let mut b = table
         .create()
         .with_columns(st.fields().cloned())

@@ -12,6 +12,7 @@ use deltalake::kernel::transaction::CommitProperties;
 
 use super::{Append, factor_alias, factor_name, object_name, open_target};
 use crate::error::{Error, Result};
+use crate::exec::error::ExecError;
 use crate::exec::outcome::WriteReport;
 use crate::exec::parquet_props::writer_properties;
 use crate::exec::subquery;
@@ -203,9 +204,7 @@ impl<'a> Merge<'a> {
         };
         let source_alias = factor_alias(&stmt.source).unwrap_or(default_alias);
         if source_alias == target_alias {
-            return Err(Error::Invalid(format!(
-                "MERGE source and target are both called '{source_alias}'; give one an alias"
-            )));
+            return Err(ExecError::MergeSameAlias(source_alias.to_string()).into());
         }
         if table.snapshot()?.log_data().num_files() == 0
             && let Some(report) = merge_into_empty(
@@ -260,9 +259,9 @@ impl<'a> Merge<'a> {
                         MergeInsertKind::Row => {
                             for c in &cols {
                                 if !source_cols.contains(c) {
-                                    return Err(Error::Invalid(format!(
-                                        "INSERT *: target column '{c}' is not a column of the MERGE source"
-                                    )));
+                                    return Err(
+                                        ExecError::MergeInsertMissingColumn(c.to_string()).into()
+                                    );
                                 }
                             }
                             cols.iter().map(|c| s(c)).collect()
@@ -275,11 +274,11 @@ impl<'a> Merge<'a> {
                                 .map(|r| r.content)
                                 .unwrap_or_default();
                             if row.len() != cols.len() {
-                                return Err(Error::Invalid(format!(
-                                    "MERGE INSERT has {} columns but {} values",
-                                    cols.len(),
-                                    row.len()
-                                )));
+                                return Err(ExecError::MergeInsertArity {
+                                    columns: cols.len(),
+                                    values: row.len(),
+                                }
+                                .into());
                             }
                             row.iter().map(|e| e.to_string()).collect()
                         }
@@ -358,10 +357,7 @@ async fn merge_into_empty(
             .field_with_unqualified_name(f.name())
             .is_err()
         {
-            return Err(Error::Invalid(format!(
-                "INSERT *: target column '{}' is not a column of the MERGE source",
-                f.name()
-            )));
+            return Err(ExecError::MergeInsertMissingColumn(f.name().to_string()).into());
         }
         exprs.push(
             datafusion::prelude::cast(datafusion::prelude::ident(f.name()), f.data_type().clone())

@@ -33,6 +33,7 @@ use deltalake::DeltaTable;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::exec::error::ExecError;
 use crate::warehouse::{Warehouse, valid_table_name};
 
 /// Last part of a possibly qualified name, normalised like DataFusion does (unquoted →
@@ -54,9 +55,7 @@ pub fn object_name(name: &ObjectName) -> String {
 /// The directory of warehouse table `name` as a URL, created if missing.
 fn table_url(warehouse: &Warehouse, name: &str) -> Result<Url> {
     if !valid_table_name(name) {
-        return Err(Error::Invalid(format!(
-            "'{name}' is not a valid table name (letters, digits, _ and -)"
-        )));
+        return Err(ExecError::InvalidTableName(name.to_string()).into());
     }
     let dir = warehouse.table_dir(name);
     crate::storage::create_dir_all(&dir)?;
