@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use object_store::path::Path as Key;
 use object_store::{PutMode, UpdateVersion};
@@ -161,7 +161,17 @@ fn renew(
     stop: &AtomicBool,
 ) {
     loop {
-        std::thread::park_timeout(ttl / 3);
+        // Sleep until the deadline, not for one `park_timeout`: each request below runs on a
+        // scoped thread, and `std::thread::scope` can leave an unpark token behind that would
+        // end the next park at once — renewing in a tight loop (seen: 120 PUTs a second).
+        let deadline = Instant::now() + ttl / 3;
+        while !stop.load(Ordering::SeqCst) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::park_timeout(left);
+        }
         if stop.load(Ordering::SeqCst) {
             return;
         }
