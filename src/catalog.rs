@@ -30,8 +30,7 @@ pub enum VersionSpec {
 
 /// Opens the Delta table at `dir`.
 pub async fn open_delta(dir: &std::path::Path, version: &VersionSpec) -> Result<DeltaTable> {
-    let url =
-        Url::from_directory_path(dir).map_err(|_| Error::NotAbsolute(dir.display().to_string()))?;
+    let url = crate::storage::dir_url(dir)?;
     let table = match version {
         VersionSpec::Latest => deltalake::open_table(url).await?,
         VersionSpec::Version(v) => {

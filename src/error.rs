@@ -72,6 +72,10 @@ pub enum Error {
     #[error(transparent)]
     Stream(#[from] crate::stream::error::StreamError),
 
+    /// Where things live, beyond a failed request (src/storage/error.rs).
+    #[error(transparent)]
+    StorageUse(#[from] crate::storage::error::StorageError),
+
     /// A warehouse directory without a `file://` URL (a relative path).
     #[error("not an absolute path: {0}")]
     NotAbsolute(String),
@@ -121,6 +125,28 @@ pub enum Error {
     /// Manifests, models, the step graph and runs (src/pipeline/error.rs).
     #[error(transparent)]
     Pipeline(#[from] crate::pipeline::error::PipelineError),
+
+    /// A warehouse location this build cannot serve (`gs://…`, `foo://…`): an error, never
+    /// a local folder named after the scheme.
+    #[error("warehouse location '{location}': {reason}")]
+    UnsupportedLocation { location: String, reason: String },
+
+    /// An object store that cannot be used as configured (no credentials, a bad option).
+    #[error("{0}")]
+    StorageConfig(String),
+
+    /// A request to the object store failed. `hint` names the bucket and the variable to set,
+    /// `cause` is the innermost cause in one line (S3's error code and message). The store's
+    /// own error is kept in `store_error` but, like [`Error::Io`]'s, deliberately not as the
+    /// error's `source()`: object_store nests its message three times, and printing the
+    /// chain would repeat it.
+    #[error("{context} ({hint}): {cause}")]
+    Storage {
+        context: String,
+        hint: String,
+        cause: String,
+        store_error: Box<object_store::Error>,
+    },
 
     /// Table writes, pinned reads, RESTORE, the file policy (src/exec/error.rs).
     #[error(transparent)]

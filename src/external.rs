@@ -84,10 +84,8 @@ pub fn catalog_path(warehouse: &Warehouse) -> PathBuf {
 /// Every recorded external table, sorted by name. No file: none.
 pub fn load(warehouse: &Warehouse) -> Result<Vec<ExternalTable>> {
     let path = catalog_path(warehouse);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    let Some(text) = crate::storage::read_to_string(&path)? else {
+        return Ok(Vec::new());
     };
     let file: CatalogFile =
         serde_json::from_str(&text).map_err(|error| ExternalError::CatalogFile {
@@ -109,24 +107,37 @@ fn save(warehouse: &Warehouse, tables: Vec<ExternalTable>) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| ExternalError::NoParent(path.display().to_string()))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    crate::storage::create_dir_all(dir)?;
     let text = serde_json::to_string_pretty(&CatalogFile { tables })?;
-    let tmp = dir.join(format!(".external_tables.json.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text + "\n")
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| Error::io(format!("cannot replace {}", path.display()), e))
+    crate::storage::write_atomically(&path, (text + "\n").as_bytes())
 }
 
 /// Holds `catalog/.external_tables.lock` exclusively while alive: two processes creating
 /// or dropping external tables at once must not lose each other's change (each reads the
 /// catalog, changes it and writes it whole). Readers need no lock: the rename is atomic.
-struct CatalogLock(std::fs::File);
+/// In a bucket the lock is a lease object (see [`crate::storage::lock`]).
+struct CatalogLock {
+    file: Option<std::fs::File>,
+    _lease: Option<crate::storage::lock::ObjectLock>,
+}
 
 impl CatalogLock {
     fn acquire(warehouse: &Warehouse) -> Result<Self> {
         let dir = warehouse.root().join("catalog");
+        let path = dir.join(".external_tables.lock");
+        if crate::storage::is_object(&path) {
+            loop {
+                if let Some(crate::storage::lock::Attempt::Acquired(l)) =
+                    crate::storage::lock::try_lock(&path)?
+                {
+                    return Ok(Self {
+                        file: None,
+                        _lease: Some(l),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         let path = dir.join(".external_tables.lock");
@@ -138,13 +149,18 @@ impl CatalogLock {
             .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
         file.lock()
             .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
-        Ok(Self(file))
+        Ok(Self {
+            file: Some(file),
+            _lease: None,
+        })
     }
 }
 
 impl Drop for CatalogLock {
     fn drop(&mut self) {
-        let _ = self.0.unlock();
+        if let Some(f) = &self.file {
+            let _ = f.unlock();
+        }
     }
 }
 

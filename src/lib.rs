@@ -19,6 +19,7 @@ pub mod serve;
 pub mod session;
 pub mod signal;
 pub mod sql;
+pub mod storage;
 pub mod stream;
 pub mod suggest;
 pub mod warehouse;

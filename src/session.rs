@@ -75,6 +75,8 @@ pub fn build_session(
         runtime = runtime.with_memory_pool(Arc::new(pool));
     }
     let runtime = runtime.build_arc()?;
+    // A warehouse in a bucket: its Parquet files are read through the same object store.
+    crate::storage::register_with(&runtime);
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)

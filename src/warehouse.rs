@@ -11,9 +11,18 @@ pub struct Warehouse {
 }
 
 impl Warehouse {
-    /// Opens (and creates if needed) the warehouse rooted at `root`.
+    /// Opens (and creates if needed) the warehouse rooted at `root`: a local directory, or
+    /// `s3://bucket/prefix` (see [`crate::storage`]); any other scheme is an error.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
-        let root = root.as_ref();
+        let root = match crate::storage::open_location(root.as_ref())? {
+            crate::storage::Location::Object(b) => {
+                return Ok(Self {
+                    root: b.root().to_path_buf(),
+                });
+            }
+            crate::storage::Location::Local(p) => p,
+        };
+        let root = root.as_path();
         std::fs::create_dir_all(root.join("tables")).map_err(|e| {
             Error::io(
                 format!(
@@ -59,19 +68,20 @@ impl Warehouse {
 
     /// True when `tables/<name>/_delta_log` exists: the cheap test used for lazy registration.
     pub fn is_table(&self, name: &str) -> bool {
-        valid_table_name(name) && self.table_dir(name).join("_delta_log").is_dir()
+        valid_table_name(name)
+            && crate::storage::dir_exists(&self.table_dir(name).join("_delta_log"))
     }
 
     /// Names of the Delta tables, sorted. Reads one directory, no Delta log.
     pub fn table_names(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.tables_dir()) else {
+        let Ok(entries) = crate::storage::list_dir(&self.tables_dir()) else {
             return Vec::new();
         };
         let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("_delta_log").is_dir())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| valid_table_name(n))
+            .into_iter()
+            .filter(|e| e.is_dir && valid_table_name(&e.name))
+            .filter(|e| crate::storage::dir_exists(&e.path.join("_delta_log")))
+            .map(|e| e.name)
             .collect();
         names.sort();
         names

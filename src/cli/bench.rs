@@ -207,6 +207,12 @@ pub async fn run(
     opts: &SessionOptions,
 ) -> anyhow::Result<ExitCode> {
     let repeat = args.repeat.max(1);
+    if stockroom::storage::is_object(exec.warehouse().root()) {
+        anyhow::bail!(
+            "bench generates its input into a local warehouse: give --warehouse a directory \
+             (README \"Warehouse on S3\" times a bucket warehouse)"
+        );
+    }
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: this is a debug build; benchmark numbers need `cargo run --release -- bench …`"

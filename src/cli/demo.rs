@@ -142,6 +142,12 @@ pub struct DemoArgs {
 }
 
 pub async fn run(exec: Executor, _args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if stockroom::storage::is_object(exec.warehouse().root()) {
+        anyhow::bail!(
+            "demo writes its sample files into a local warehouse: give --into a directory \
+             (then `pipeline run` works on a bucket warehouse alike)"
+        );
+    }
     // 1. Every shipped pipeline on its sample batch.
     let pipelines = stockroom::pipeline::load_all(None)?;
     for (name, p) in &pipelines {

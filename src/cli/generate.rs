@@ -207,7 +207,29 @@ fn inventory_events(
     Ok(ExitCode::SUCCESS)
 }
 
+impl GenerateWhat {
+    /// Where the files go (`None`: stdout).
+    fn out(&self) -> Option<&std::path::Path> {
+        match self {
+            GenerateWhat::Pos { out, .. }
+            | GenerateWhat::Inventory { out, .. }
+            | GenerateWhat::Ecommerce { out, .. }
+            | GenerateWhat::InventoryOps { out, .. } => Some(out),
+            GenerateWhat::InventoryEvents { out, .. } => out.as_deref(),
+        }
+    }
+}
+
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    if let Some(out) = args.what.out()
+        && stockroom::storage::is_url(out)
+    {
+        anyhow::bail!(
+            "--out {}: generate writes local files; generate into a directory, then copy the \
+             files to the bucket's landing/<pipeline>/ prefix",
+            out.display()
+        );
+    }
     match args.what {
         GenerateWhat::InventoryEvents {
             count,

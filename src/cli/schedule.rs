@@ -40,8 +40,14 @@ pub fn run(warehouse: &Path, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
     }
     // Absolute paths: cron and systemd start in another directory.
     let exe = std::env::current_exe()?;
-    std::fs::create_dir_all(warehouse)?;
-    let wh = std::fs::canonicalize(warehouse)?;
+    // A bucket stays its URL; a local directory becomes absolute.
+    let wh = match stockroom::storage::open_location(warehouse)? {
+        stockroom::storage::Location::Object(b) => b.root().to_path_buf(),
+        stockroom::storage::Location::Local(p) => {
+            std::fs::create_dir_all(&p)?;
+            std::fs::canonicalize(&p)?
+        }
+    };
     if args.systemd {
         print!("{}", schedule::systemd(&chosen, &exe, &wh));
     } else {

@@ -36,6 +36,22 @@ pub(crate) struct Input {
     pub not_regular: Option<&'static str>,
     /// The real name is not UTF-8 (`name` is its lossy form): rejected whole, unread.
     pub bad_name: bool,
+    /// Where the file really is when landing is in a bucket: `path` is then a local copy
+    /// (the readers read local files), and the move to archive/rejected starts here.
+    pub origin: Option<PathBuf>,
+    /// Keeps the local copies' directory until the run is done with them.
+    pub _staged: Option<Arc<Staging>>,
+}
+
+/// A local directory holding copies of a bucket's landing files during one run; removed when
+/// the last input that needs it is dropped.
+#[derive(Debug)]
+pub(crate) struct Staging(PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// What an entry is, from its `lstat` type (links are not followed). `None` = regular file.
@@ -231,7 +247,12 @@ pub(crate) fn read_batch(
             .path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let label = input.path.display().to_string();
+        let label = input
+            .origin
+            .as_ref()
+            .unwrap_or(&input.path)
+            .display()
+            .to_string();
         let size = bytes.len();
         let read = read_bytes(bytes, gzip, &label, &input.name, &opts)?;
         tracing::debug!(
@@ -334,6 +355,10 @@ fn size_and_mtime(path: &Path) -> Option<(u64, SystemTime)> {
 /// its size and mtime did not change meanwhile, else left in landing for a later run (an
 /// upload in progress). Non-regular entries are returned too, to be rejected whole.
 pub(crate) async fn discover(landing: &Path, p: &Pipeline, settle: Duration) -> Result<Discovered> {
+    if crate::storage::is_object(landing) {
+        return discover_objects(landing, p, settle).await;
+    }
+    crate::storage::check_local(landing)?;
     let Ok(entries) = std::fs::read_dir(landing) else {
         return Ok(Discovered::default());
     };
@@ -371,6 +396,8 @@ pub(crate) async fn discover(landing: &Path, p: &Pipeline, settle: Duration) -> 
             name,
             not_regular,
             bad_name,
+            origin: None,
+            _staged: None,
         });
     }
     if let Some(youngest) = fresh.iter().map(|f| f.2).min() {
@@ -400,6 +427,73 @@ pub(crate) async fn discover(landing: &Path, p: &Pipeline, settle: Duration) -> 
     Ok(out)
 }
 
+/// [`discover`] for a landing prefix in a bucket: its objects (a bucket has no links, FIFOs or
+/// devices; "sub-directories" are other prefixes and not taken), settled on their size and
+/// last-modified time, then copied to a local staging directory for the readers.
+async fn discover_objects(landing: &Path, p: &Pipeline, settle: Duration) -> Result<Discovered> {
+    let listed = |landing: &Path| -> Result<Vec<crate::storage::Entry>> {
+        let mut v: Vec<_> = crate::storage::list_dir(landing)?
+            .into_iter()
+            .filter(|e| !e.is_dir && p.accepts(&e.name))
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    };
+    let mut entries = listed(landing)?;
+    let mut out = Discovered::default();
+    if entries.is_empty() {
+        return Ok(out);
+    }
+    let now = SystemTime::now();
+    let youngest = entries
+        .iter()
+        .filter_map(|e| e.modified)
+        .map(|m| now.duration_since(m).unwrap_or(Duration::ZERO))
+        .min()
+        .unwrap_or(settle);
+    if !settle.is_zero() && youngest < settle {
+        tokio::time::sleep(settle - youngest).await;
+        let again = listed(landing)?;
+        let first: std::collections::HashMap<_, _> = entries
+            .iter()
+            .map(|e| (e.name.clone(), (e.size, e.modified)))
+            .collect();
+        entries = Vec::new();
+        for e in again {
+            let fresh = e
+                .modified
+                .is_some_and(|m| now.duration_since(m).unwrap_or(Duration::ZERO) < settle);
+            if fresh && first.get(&e.name) != Some(&(e.size, e.modified)) {
+                out.arriving.push(e.name);
+            } else {
+                entries.push(e);
+            }
+        }
+    }
+    static STAGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("stockroom-landing-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let staging = Arc::new(Staging(dir.clone()));
+    for e in entries {
+        // A listed name has no '/' (that would be a prefix); the copy keeps it, so its
+        // extension (`.gz`) reads the same as on disk.
+        let local = dir.join(&e.name);
+        crate::storage::download(&e.path, &local)?;
+        out.inputs.push(Input {
+            path: local,
+            name: e.name,
+            not_regular: None,
+            bad_name: false,
+            origin: Some(e.path),
+            _staged: Some(staging.clone()),
+        });
+    }
+    out.arriving.sort();
+    Ok(out)
+}
+
 /// Moves the batch's files: whole-file rejects (and, on a failed run, every file) to
 /// `rejected/<pipeline>/<run_id>/` with `<name>.reason.json`, the rest to `archive/…`.
 pub(crate) fn move_files(
@@ -418,12 +512,11 @@ pub(crate) fn move_files(
         } else {
             wh.archive_dir(pipeline, run_id)
         };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        crate::storage::create_dir_all(&dir)?;
         // Two lossy names can be equal: never overwrite an entry moved before.
         let mut dest_name = f.file.clone();
         let mut n = 1;
-        while std::fs::symlink_metadata(dir.join(&dest_name)).is_ok() {
+        while crate::storage::exists(&dir.join(&dest_name))? {
             dest_name = format!("{}.{n}", f.file);
             n += 1;
         }
@@ -437,15 +530,11 @@ pub(crate) fn move_files(
                 "reasons": f.reasons,
             });
             let rp = dir.join(format!("{dest_name}.reason.json"));
-            std::fs::write(&rp, serde_json::to_vec_pretty(&reason)?)
-                .map_err(|e| Error::io(format!("cannot write {}", rp.display()), e))?;
+            crate::storage::write(&rp, &serde_json::to_vec_pretty(&reason)?)?;
         }
-        std::fs::rename(&input.path, &dest).map_err(|e| {
-            Error::io(
-                format!("cannot move {} to {}", input.path.display(), dest.display()),
-                e,
-            )
-        })?;
+        // On disk one rename; in a bucket copy-then-delete (a crash between them leaves
+        // the file in landing too, and the ledger makes it a duplicate next run).
+        crate::storage::move_file(input.origin.as_ref().unwrap_or(&input.path), &dest)?;
     }
     Ok(())
 }

@@ -12,6 +12,9 @@
 //! Lock files are never deleted: deleting one would let the next process lock a new file of
 //! the same name while the holder still holds the old one. The holder's pid is written into
 //! the file after locking, for messages only.
+//!
+//! In a warehouse on an object store there is no `flock`: the same two locks are lease objects
+//! at the same paths, created with a create-only put (see [`crate::storage::lock`]).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -19,6 +22,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::pipeline::error::PipelineError;
+use crate::storage::{
+    self,
+    lock::{Attempt, ObjectLock},
+};
 
 /// The lock file of the warehouse-wide lock, in `runs/`.
 pub const WAREHOUSE_LOCK: &str = "warehouse.lock";
@@ -54,19 +61,45 @@ fn write_holder(mut f: &File) {
     let _ = write!(f, "{}", std::process::id());
 }
 
+/// What holds a lock: an OS lock on a local file, or a lease object in a bucket.
+#[derive(Debug)]
+#[allow(dead_code)] // held for its Drop
+enum Held {
+    File(File),
+    Object(ObjectLock),
+}
+
 /// One run of a pipeline at a time. Released when dropped or when the process ends.
 #[derive(Debug)]
 pub struct RunLock {
-    _file: File,
+    _file: Held,
 }
 
 impl RunLock {
     pub fn acquire(path: PathBuf, pipeline: &str) -> Result<Self> {
+        match storage::lock::try_lock(&path)? {
+            None => {}
+            Some(Attempt::Acquired(l)) => {
+                return Ok(Self {
+                    _file: Held::Object(l),
+                });
+            }
+            Some(Attempt::Held(who)) => {
+                return Err(PipelineError::AlreadyRunning {
+                    pipeline: pipeline.to_string(),
+                    holder: who,
+                    lock: path.display().to_string(),
+                }
+                .into());
+            }
+        }
         let file = open_lock_file(&path)?;
         match file.try_lock() {
             Ok(()) => {
                 write_holder(&file);
-                Ok(Self { _file: file })
+                Ok(Self {
+                    _file: Held::File(file),
+                })
             }
             Err(TryLockError::WouldBlock) => Err(PipelineError::AlreadyRunning {
                 pipeline: pipeline.to_string(),
@@ -84,7 +117,7 @@ impl RunLock {
 /// The warehouse-wide lock around writes to the shared tables. Released when dropped.
 #[derive(Debug)]
 pub struct WarehouseLock {
-    _file: File,
+    _file: Held,
 }
 
 impl WarehouseLock {
@@ -92,6 +125,9 @@ impl WarehouseLock {
     /// process holds it; `who` names the writer in the message logged while waiting.
     pub async fn acquire(runs_dir: &Path, who: &str) -> Result<Self> {
         let path = runs_dir.join(WAREHOUSE_LOCK);
+        if storage::is_object(&path) {
+            return Self::acquire_object(&path, who).await;
+        }
         let file = open_lock_file(&path)?;
         let file = match file.try_lock() {
             Ok(()) => file,
@@ -113,6 +149,34 @@ impl WarehouseLock {
         };
         write_holder(&file);
         crate::pipeline::fault::hold("warehouse_lock_taken");
-        Ok(Self { _file: file })
+        Ok(Self {
+            _file: Held::File(file),
+        })
+    }
+
+    /// The lease object in a bucket, polled until free (no OS wait queue there).
+    async fn acquire_object(path: &Path, who: &str) -> Result<Self> {
+        let mut delay = std::time::Duration::from_millis(50);
+        let mut said = false;
+        loop {
+            match storage::lock::try_lock(path)? {
+                Some(Attempt::Acquired(l)) => {
+                    crate::pipeline::fault::hold("warehouse_lock_taken");
+                    return Ok(Self {
+                        _file: Held::Object(l),
+                    });
+                }
+                Some(Attempt::Held(holder)) if !said => {
+                    tracing::info!(
+                        "{who}: waiting for the warehouse lock {} (held by {holder}) to write the shared tables",
+                        path.display()
+                    );
+                    said = true;
+                }
+                _ => {}
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(1));
+        }
     }
 }

@@ -2,12 +2,11 @@
 //! `runs/notifications.jsonl` per run, and the same JSON POSTed to a webhook if configured.
 //! A webhook that fails is reported on stderr; it never fails the run.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Notification {
@@ -19,16 +18,8 @@ pub struct Notification {
 }
 
 pub async fn send(runs_dir: &Path, n: &Notification, webhook: Option<&str>) -> Result<()> {
-    std::fs::create_dir_all(runs_dir)
-        .map_err(|e| Error::io(format!("cannot create {}", runs_dir.display()), e))?;
     let path = runs_dir.join("notifications.jsonl");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    writeln!(f, "{}", serde_json::to_string(n)?)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    crate::storage::append_line(&path, &serde_json::to_string(n)?)?;
     if let Some(url) = webhook {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))

@@ -137,20 +137,13 @@ impl RunSummary {
     }
 }
 
-/// Writes `value` as pretty JSON to `dir/<name>.json` atomically (temp file + rename), so
-/// readers never see half of it.
+/// Writes `value` as pretty JSON to `dir/<name>.json` atomically (temp file + rename on disk,
+/// one PUT in a bucket), so readers never see half of it.
 pub fn write_json_atomically(
     dir: &std::path::Path,
     name: &str,
     value: &impl Serialize,
 ) -> crate::error::Result<()> {
-    use crate::error::Error;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let path = dir.join(format!("{name}.json"));
-    let tmp = dir.join(format!(".{name}.json.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(value)?)
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    crate::storage::write_atomically(&path, &serde_json::to_vec_pretty(value)?)
 }

@@ -81,20 +81,17 @@ fn parquet_on_disk(dir: &Path) -> (u64, u64) {
     let mut stack = vec![dir.to_path_buf()];
     let (mut n, mut bytes) = (0, 0);
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
+        let Ok(entries) = crate::storage::list_dir(&d) else {
             continue;
         };
-        for e in entries.flatten() {
-            let path = e.path();
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if path.is_dir() {
-                if name != "_delta_log" && name != "_change_data" {
-                    stack.push(path);
+        for e in entries {
+            if e.is_dir {
+                if e.name != "_delta_log" && e.name != "_change_data" {
+                    stack.push(e.path);
                 }
-            } else if name.ends_with(".parquet") {
+            } else if e.name.ends_with(".parquet") {
                 n += 1;
-                bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                bytes += e.size;
             }
         }
     }

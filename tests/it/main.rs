@@ -14,6 +14,7 @@ mod models;
 mod pipelines;
 mod readme_claims;
 mod report;
+mod s3;
 mod serve;
 mod serve_hostile;
 mod shell;

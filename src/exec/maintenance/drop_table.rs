@@ -24,7 +24,6 @@ pub async fn run(warehouse: &Warehouse, table: String, if_exists: bool) -> Resul
         return Err(Error::table_not_found(&table, warehouse));
     }
     let dir = warehouse.table_dir(&table);
-    std::fs::remove_dir_all(&dir)
-        .map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
+    crate::storage::remove_dir_all(&dir)?;
     Ok(Outcome::Message(format!("dropped table {table}")))
 }

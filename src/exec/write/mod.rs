@@ -58,10 +58,8 @@ fn table_url(warehouse: &Warehouse, name: &str) -> Result<Url> {
         return Err(ExecError::InvalidTableName(name.to_string()).into());
     }
     let dir = warehouse.table_dir(name);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    Url::from_directory_path(&dir)
-        .map_err(|_| ExecError::NotAbsolute(dir.display().to_string()).into())
+    crate::storage::create_dir_all(&dir)?;
+    crate::storage::dir_url(&dir)
 }
 
 /// Opens a table for writing: a warehouse table, or an external Delta table created
