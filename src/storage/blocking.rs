@@ -1,12 +1,19 @@
 //! Runs an object-store request from the synchronous call sites (the catalog's table listing,
 //! the pipelines' file moves) that used `std::fs` before.
+//!
+//! The request always runs on a runtime of our own, driven from a short-lived thread, and
+//! never with `Handle::block_on` on the caller's runtime. The caller may be the thread inside
+//! the binary's `Runtime::block_on`, polling several pipeline models at once: a nested
+//! `block_on` on that thread shares its parker with the outer one and swallows the wake-up
+//! meant for a sibling model, which then waits forever (seen: an S3 run hung with every
+//! thread parked). A thread of its own costs ~50 µs beside a request of milliseconds.
 
 use std::future::Future;
 use std::sync::OnceLock;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
-/// A runtime of our own for callers outside a multi-threaded one (tests, blocking threads).
+/// The storage runtime: its worker drives the HTTP connections our requests open.
 fn own_runtime() -> Option<&'static Runtime> {
     static RT: OnceLock<Option<Runtime>> = OnceLock::new();
     RT.get_or_init(|| {
@@ -20,21 +27,21 @@ fn own_runtime() -> Option<&'static Runtime> {
     .as_ref()
 }
 
-/// Waits for `f`. On a worker of the multi-threaded runtime (the binary's) the worker is
-/// handed over with `block_in_place`, so other tasks go on; anywhere else the request runs on
-/// a runtime of its own, from a scoped thread (a current-thread runtime cannot block).
+/// Waits for `f`, run on the storage runtime from a scoped thread. On a worker of a
+/// multi-threaded runtime the worker is handed over first (`block_in_place`), so the other
+/// tasks it was running go on meanwhile. `None` when no runtime could be started.
 pub(super) fn wait<F>(f: F) -> Option<F::Output>
 where
     F: Future + Send,
     F::Output: Send,
 {
+    let rt = own_runtime()?;
+    let run = || std::thread::scope(|s| s.spawn(|| rt.block_on(f)).join().ok());
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            Some(tokio::task::block_in_place(|| h.block_on(f)))
+            tokio::task::block_in_place(run)
         }
-        _ => {
-            let rt = own_runtime()?;
-            std::thread::scope(|s| s.spawn(|| rt.block_on(f)).join().ok())
-        }
+        // A current-thread runtime cannot hand its thread over: it simply waits.
+        _ => run(),
     }
 }

@@ -4,7 +4,10 @@
 pub enum StorageError {
     /// A location that does not parse as a URL.
     #[error("not a URL: {text}: {error}")]
-    NotAUrl { text: String, error: url::ParseError },
+    NotAUrl {
+        text: String,
+        error: url::ParseError,
+    },
 
     /// A text file (a summary, the external catalog, …) that is not UTF-8.
     #[error("{0} is not UTF-8 text")]

@@ -145,8 +145,7 @@ pub fn dir_url(dir: &Path) -> Result<Url> {
     if let Some((b, key)) = object(dir) {
         return b.url_of(&key);
     }
-    Url::from_directory_path(dir)
-        .map_err(|_| Error::NotAbsolute(dir.display().to_string()))
+    Url::from_directory_path(dir).map_err(|_| Error::NotAbsolute(dir.display().to_string()))
 }
 
 /// One entry of a directory listing.
@@ -353,8 +352,7 @@ pub fn remove_dir_all(dir: &Path) -> Result<()> {
 
 /// Copies a landing object to a local file for the readers (which read local files).
 pub fn download(from: &Path, to: &Path) -> Result<()> {
-    let bytes = read(from)?
-        .ok_or_else(|| StorageError::Vanished(from.display().to_string()))?;
+    let bytes = read(from)?.ok_or_else(|| StorageError::Vanished(from.display().to_string()))?;
     std::fs::write(to, bytes).map_err(|e| Error::io(format!("cannot write {}", to.display()), e))
 }
 
