@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod parquet_props;
 pub mod policy;
 pub mod report;
+pub mod scratch;
 pub mod subquery;
 pub mod write;
 
@@ -50,6 +51,10 @@ pub struct Executor {
     schema: Arc<WarehouseSchema>,
     warehouse: Warehouse,
     policy: Policy,
+    /// `--memory-limit`: a pipeline run then keeps its batch tables on disk ([`scratch`]).
+    memory_limit: Option<usize>,
+    /// Where `CREATE TEMP TABLE` and the raw batch go instead of memory, while a run has one.
+    scratch: std::sync::Mutex<Option<Arc<scratch::Scratch>>>,
 }
 
 /// A statement's result as [`Executor::execute_streamed`] gives it: rows still to be
@@ -120,6 +125,8 @@ impl Executor {
             schema,
             warehouse,
             policy: Policy::default(),
+            memory_limit: opts.memory_limit,
+            scratch: std::sync::Mutex::new(None),
         })
     }
 
@@ -150,6 +157,34 @@ impl Executor {
         self.schema
             .register_table(name.to_string(), self.mem_table(schema, batches)?)?;
         Ok(())
+    }
+
+    /// Registers a temporary table some other code built (a scratch table on disk).
+    pub fn register_temp_provider(
+        &self,
+        name: &str,
+        provider: Arc<dyn datafusion::catalog::TableProvider>,
+    ) -> Result<()> {
+        let _ = self.schema.deregister_table(name);
+        self.schema.register_table(name.to_string(), provider)?;
+        Ok(())
+    }
+
+    /// `--memory-limit`, as given.
+    pub fn memory_limit(&self) -> Option<usize> {
+        self.memory_limit
+    }
+
+    /// From now on temporary tables are written to `scratch` (None: held in memory again).
+    pub fn set_scratch(&self, scratch: Option<Arc<scratch::Scratch>>) {
+        if let Ok(mut s) = self.scratch.lock() {
+            *s = scratch;
+        }
+    }
+
+    /// The scratch directory temporary tables go to, if a run set one.
+    pub fn scratch(&self) -> Option<Arc<scratch::Scratch>> {
+        self.scratch.lock().ok().and_then(|s| s.clone())
     }
 
     /// The names of this session's in-memory tables and views (raw batches, `CREATE TEMP
@@ -419,6 +454,16 @@ impl Executor {
                 .ctx
                 .execute_logical_plan(c.input.as_ref().clone())
                 .await?;
+            if let Some(scratch) = self.scratch() {
+                // Under a memory limit: streamed to a Parquet file, never whole in memory.
+                let (provider, rows) = scratch
+                    .write_stream(&name, df.execute_stream().await?)
+                    .await?;
+                self.register_temp_provider(&name, provider)?;
+                return Ok(Streamed::Done(Outcome::Message(format!(
+                    "temporary table {name}: {rows} rows"
+                ))));
+            }
             let logical = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await?;
             // The physical batches can differ from the logical schema in details (view or

@@ -23,6 +23,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::exec::scratch::{Scratch, ScratchWriter};
 use crate::ingest::{FileRead, ReadOptions, codes, constant_text, raw_schema, read_bytes};
 use crate::parallel::parallel_map;
 use crate::pipeline::manifest::Pipeline;
@@ -101,7 +102,24 @@ fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
 pub(crate) struct BatchTable {
     pub name: String,
     pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
+    pub data: BatchData,
+}
+
+/// Where a batch table's rows go as files are parsed.
+pub(crate) enum BatchData {
+    Memory(Vec<RecordBatch>),
+    /// Under `--memory-limit`: a Parquet file in the run's scratch directory.
+    Spilled(Box<ScratchWriter>),
+}
+
+impl BatchTable {
+    fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        match &mut self.data {
+            BatchData::Memory(v) => v.push(batch),
+            BatchData::Spilled(w) => w.write(&batch)?,
+        }
+        Ok(())
+    }
 }
 
 /// What reading the landing files produced: one summary per input (in input order) and the
@@ -136,6 +154,7 @@ pub(crate) fn read_batch(
     inputs: &[Input],
     known: &HashSet<String>,
     max_file_bytes: u64,
+    spill: Option<&Scratch>,
 ) -> Result<ReadBatch> {
     let formats = p.batch_formats()?;
     let specs = p.batch_tables();
@@ -265,72 +284,84 @@ pub(crate) fn read_batch(
         );
         Ok((hash, Parsed::Read { table: t, read }))
     };
-    let parsed = parallel_map(inputs, read_one);
-
     let mut files = Vec::with_capacity(inputs.len());
     let mut tables: Vec<BatchTable> = specs
         .iter()
         .zip(&schemas)
-        .map(|((name, _), schema)| BatchTable {
-            name: name.clone(),
-            schema: schema.clone(),
-            batches: Vec::new(),
+        .map(|((name, _), schema)| {
+            Ok(BatchTable {
+                name: name.clone(),
+                schema: schema.clone(),
+                data: match spill {
+                    Some(s) => BatchData::Spilled(Box::new(s.writer(name, schema.clone())?)),
+                    None => BatchData::Memory(Vec::new()),
+                },
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
+    // In memory every file is parsed at once (fastest); spilled, one file per core at a
+    // time, each written out before the next chunk is read, so memory holds one chunk.
+    let chunk = match spill {
+        Some(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => inputs.len().max(1),
+    };
     let mut seen_in_batch: HashSet<String> = HashSet::new();
-    for (input, result) in inputs.iter().zip(parsed) {
-        let (hash, parsed) = result?;
-        let mut f = FileSummary {
-            file: input.name.clone(),
-            file_hash: hash.clone(),
-            ..Default::default()
-        };
-        // Refused entries have no content hash: they are neither duplicates nor in the ledger.
-        let first_in_batch = hash.is_empty() || seen_in_batch.insert(hash.clone());
-        match parsed {
-            Parsed::Known => f.status = FileStatus::Duplicate,
-            _ if !first_in_batch => f.status = FileStatus::Duplicate,
-            Parsed::Refused { code, message } => {
-                f.status = FileStatus::Rejected;
-                f.reject_reason = Some(format!("{code}: {message}"));
-            }
-            Parsed::Unrouted => {
-                f.status = FileStatus::Rejected;
-                f.reject_reason = Some(format!(
-                    "UNKNOWN_TYPE: {}: the name starts with none of {}; rename the file",
-                    input.name,
-                    p.manifest
-                        .input
-                        .types
-                        .iter()
-                        .map(|t| t.prefix.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            Parsed::Read {
-                read: FileRead::Rejected { code, message },
-                ..
-            } => {
-                f.status = FileStatus::Rejected;
-                f.reject_reason = Some(format!("{code}: {message}"));
-            }
-            Parsed::Read {
-                table,
-                read: FileRead::Records { batches, .. },
-            } => {
-                let t = &mut tables[table];
-                for b in batches {
-                    let hash: ArrayRef = Arc::new(constant_text(&hash, b.num_rows()));
-                    let mut cols = b.columns().to_vec();
-                    cols.push(hash);
-                    t.batches
-                        .push(RecordBatch::try_new(t.schema.clone(), cols)?);
+    for chunk_inputs in inputs.chunks(chunk) {
+        let parsed = parallel_map(chunk_inputs, read_one);
+        for (input, result) in chunk_inputs.iter().zip(parsed) {
+            let (hash, parsed) = result?;
+            let mut f = FileSummary {
+                file: input.name.clone(),
+                file_hash: hash.clone(),
+                ..Default::default()
+            };
+            // Refused entries have no content hash: they are neither duplicates nor in the ledger.
+            let first_in_batch = hash.is_empty() || seen_in_batch.insert(hash.clone());
+            match parsed {
+                Parsed::Known => f.status = FileStatus::Duplicate,
+                _ if !first_in_batch => f.status = FileStatus::Duplicate,
+                Parsed::Refused { code, message } => {
+                    f.status = FileStatus::Rejected;
+                    f.reject_reason = Some(format!("{code}: {message}"));
                 }
-                f.status = FileStatus::Read;
+                Parsed::Unrouted => {
+                    f.status = FileStatus::Rejected;
+                    f.reject_reason = Some(format!(
+                        "UNKNOWN_TYPE: {}: the name starts with none of {}; rename the file",
+                        input.name,
+                        p.manifest
+                            .input
+                            .types
+                            .iter()
+                            .map(|t| t.prefix.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                Parsed::Read {
+                    read: FileRead::Rejected { code, message },
+                    ..
+                } => {
+                    f.status = FileStatus::Rejected;
+                    f.reject_reason = Some(format!("{code}: {message}"));
+                }
+                Parsed::Read {
+                    table,
+                    read: FileRead::Records { batches, .. },
+                } => {
+                    let t = &mut tables[table];
+                    for b in batches {
+                        let hash: ArrayRef = Arc::new(constant_text(&hash, b.num_rows()));
+                        let mut cols = b.columns().to_vec();
+                        cols.push(hash);
+                        let with_hash = RecordBatch::try_new(t.schema.clone(), cols)?;
+                        t.push(with_hash)?;
+                    }
+                    f.status = FileStatus::Read;
+                }
             }
+            files.push(f);
         }
-        files.push(f);
     }
     Ok(ReadBatch { files, tables })
 }

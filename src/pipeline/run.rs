@@ -10,10 +10,12 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::catalog::{VersionSpec, open_delta};
 use crate::error::Result;
 use crate::exec::Executor;
+use crate::exec::scratch::{Scratch, pipeline_scratch_dir};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::fault;
 // The framework's tables, where the stream and older callers look for them.
@@ -21,7 +23,7 @@ pub use crate::pipeline::framework::{LEDGER, REJECTS, RUNS, rejects_schema};
 use crate::pipeline::framework::{
     count_records, ingested_hashes, record_ledger, record_run, write_rejects,
 };
-use crate::pipeline::landing::{self, Input, discover, move_files};
+use crate::pipeline::landing::{self, BatchData, Input, discover, move_files};
 use crate::pipeline::lock::RunLock;
 use crate::pipeline::manifest::Pipeline;
 use crate::pipeline::notify::{self, Notification};
@@ -92,6 +94,15 @@ pub async fn run(exec: &Executor, p: &Pipeline, opts: &RunOptions) -> Result<Opt
     if inputs.is_empty() {
         return Ok(None);
     }
+    // Under --memory-limit the batch tables live on disk for the run (see exec::scratch);
+    // the guard removes the directory however the run ends.
+    let _scratch = match exec.memory_limit() {
+        Some(_) => Some(ScratchGuard::install(
+            exec,
+            Scratch::create(&pipeline_scratch_dir(&wh, &name), &run_id)?,
+        )),
+        None => None,
+    };
     let webhook = opts.webhook.clone().or(p.manifest.notify.webhook.clone());
     let vars = run_vars(opts, &run_id, &name);
 
@@ -244,13 +255,16 @@ async fn lifecycle(
         let max = run_opts
             .max_file_bytes
             .unwrap_or(crate::ingest::DEFAULT_MAX_FILE_BYTES);
-        landing::read_batch(p, inputs, &known, max)
+        landing::read_batch(p, inputs, &known, max, exec.scratch().as_deref())
     })
     .await?;
     summary.files = read.files;
     let batch_tables: Vec<String> = read.tables.iter().map(|t| t.name.clone()).collect();
     for t in read.tables {
-        exec.register_batches(&t.name, t.schema, t.batches)?;
+        match t.data {
+            BatchData::Memory(batches) => exec.register_batches(&t.name, t.schema, batches)?,
+            BatchData::Spilled(w) => exec.register_temp_provider(&t.name, w.finish()?)?,
+        }
     }
     fault::at("after_read");
 
@@ -460,4 +474,24 @@ fn temp_ancestor(p: &Pipeline, s: &crate::pipeline::manifest::StepDef, name: &st
 /// Writes `runs/<pipeline>/<run_id>.json`.
 fn write_summary(runs_dir: &Path, s: &RunSummary) -> Result<()> {
     crate::pipeline::summary::write_json_atomically(&runs_dir.join(&s.pipeline), &s.run_id, s)
+}
+
+/// Keeps a run's scratch directory installed in the executor; on drop the executor holds
+/// temporary tables in memory again and the directory is removed (when the last scratch
+/// table using it is gone — the run drops its temporary tables before this guard).
+struct ScratchGuard<'a> {
+    exec: &'a Executor,
+}
+
+impl<'a> ScratchGuard<'a> {
+    fn install(exec: &'a Executor, scratch: Scratch) -> Self {
+        exec.set_scratch(Some(Arc::new(scratch)));
+        Self { exec }
+    }
+}
+
+impl Drop for ScratchGuard<'_> {
+    fn drop(&mut self) {
+        self.exec.set_scratch(None);
+    }
 }

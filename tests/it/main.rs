@@ -10,6 +10,7 @@ mod front_ends;
 mod inventory;
 mod inventory_ops;
 mod landing;
+mod memory;
 mod models;
 mod pipelines;
 mod readme_claims;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::common::{Wh, rows};
 
 /// `pipelines/shop/`: the docs' example pipeline.
-fn write_shop(dir: &Path) {
+pub(crate) fn write_shop(dir: &Path) {
     let shop = dir.join("shop");
     std::fs::create_dir_all(&shop).unwrap();
     let files = [
@@ -69,7 +69,7 @@ fn write_shop(dir: &Path) {
 }
 
 /// `stockroom pipeline --pipelines DIR ARGS…`
-fn pipeline(wh: &Wh, dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn pipeline(wh: &Wh, dir: &Path, args: &[&str]) -> std::process::Output {
     wh.cmd()
         .arg("pipeline")
         .arg("--pipelines")
@@ -99,7 +99,7 @@ fn strs<const N: usize>(rows: &[[&str; N]]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn landing(wh: &Wh) -> PathBuf {
+pub(crate) fn landing(wh: &Wh) -> PathBuf {
     let l = wh.path().join("landing/shop");
     std::fs::create_dir_all(&l).unwrap();
     l

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use stockroom::pipeline::fault::BOUNDARIES;
 
-use crate::common::{Wh, assert_success, drop_sample, run_ok};
+use crate::common::{ECOMMERCE_TABLES, Wh, assert_success, drop_sample, run_ok, table_rows};
 
 const BUCKET: &str = "lake";
 
@@ -190,57 +190,6 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Columns that differ between two runs by design.
-const VOLATILE: &[&str] = &[
-    "run_id",
-    "rejected_at",
-    "ingested_at",
-    "checked_at",
-    "started_at",
-    "finished_at",
-];
-
-const ECOMMERCE_TABLES: &[&str] = &[
-    "stg_products",
-    "stg_orders",
-    "stg_order_items",
-    "order_kpis",
-    "category_kpis",
-    "rejects",
-    "stockroom_files",
-];
-
-/// Every row of `table` (from a `query --format csv` runner) without the volatile columns,
-/// sorted.
-fn table_rows(csv_of: impl Fn(&str) -> String, table: &str) -> Vec<String> {
-    let sql = if table == "rejects" {
-        "SELECT * EXCLUDE (reasons), array_to_string(reasons, '|') AS reasons FROM rejects".into()
-    } else {
-        format!("SELECT * FROM {table}")
-    };
-    let csv = csv_of(&sql);
-    let mut r = csv::Reader::from_reader(csv.as_bytes());
-    let header = r.headers().expect("header").clone();
-    let keep: Vec<usize> = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !VOLATILE.contains(h))
-        .map(|(i, _)| i)
-        .collect();
-    let mut out: Vec<String> = r
-        .records()
-        .map(|rec| {
-            let rec = rec.expect("csv row");
-            keep.iter()
-                .map(|&i| rec.get(i).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("\u{1f}")
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn disk_ecommerce_state() -> Vec<(String, Vec<String>)> {
