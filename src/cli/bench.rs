@@ -93,6 +93,10 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 10)]
         files: usize,
     },
+    /// One pipeline at scales 1, 10, 100 (`--scales`), each run a child process: wall time,
+    /// records/s and peak RSS per scale, and an SVG chart of both against the input size.
+    /// `--memory-limit` is passed on to every run.
+    Scale(super::bench_scale::ScaleBenchArgs),
     /// `stream inventory-events`: events/s from a file, write→visible latency at a steady
     /// rate with --follow, read time after many micro-batches.
     Stream(super::bench_stream::StreamBenchArgs),
@@ -220,6 +224,7 @@ pub async fn run(
     }
     match args.what {
         BenchWhat::Stream(a) => super::bench_stream::run(&warehouse, a).await?,
+        BenchWhat::Scale(a) => super::bench_scale::run(&warehouse, &a, opts.memory_limit)?,
         BenchWhat::Merge {
             target_rows,
             source_rows,

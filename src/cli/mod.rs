@@ -1,6 +1,7 @@
 //! Command-line arguments and dispatch to the front ends.
 
 mod bench;
+mod bench_scale;
 mod bench_stream;
 mod completion;
 mod demo;

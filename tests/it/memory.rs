@@ -186,3 +186,37 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn bench_scale_prints_a_row_per_scale_and_draws_time_and_memory() {
+    let wh = Wh::new();
+    let chart = wh.path().join("scale.svg");
+    let out = wh
+        .cmd()
+        .args(["bench", "scale", "--scales", "0.01,0.02", "--chart"])
+        .arg(&chart)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("0.0"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    for r in rows {
+        // scale, records, input MB, seconds, records/s, peak RSS MB: all numbers, RSS > 0.
+        let cols: Vec<f64> = r.split_whitespace().map(|c| c.parse().unwrap()).collect();
+        assert_eq!(cols.len(), 6, "{r}");
+        assert!(cols[1] > 0.0 && cols[5] > 0.0, "{r}");
+    }
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.contains("wall time by input size") && svg.contains("peak RSS by input size"));
+    // The per-scale warehouses are gone.
+    assert!(!std::fs::read_dir(wh.path()).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("bench-scale-")
+    }));
+}
