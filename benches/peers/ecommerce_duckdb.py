@@ -237,12 +237,12 @@ def load_file(con, kind, path, file_ord, names):
                     FROM (SELECT ord, {", ".join(raw + text)}
                           FROM (SELECT row_number() OVER () AS ord, *
                                 FROM {csv_source(path, rejects, len(names))}))))
-    """).fetchone()[0]
+    """).fetchall()[0][0]
     m = con.execute(f"""
         INSERT INTO malformed
         SELECT {sql_text(path.name)}, {file_ord}, {sql_text(kind)}, line, any_value(csv_line)
         FROM {rejects} GROUP BY line
-    """).fetchone()[0]
+    """).fetchall()[0][0]
     return n + m
 
 
@@ -335,9 +335,9 @@ def run(files_dir, out, threads):
         summary["files"].append({"file": path.name, "status": "rejected", "reject_reason": reason})
 
     for kind, (table, partition_by, query) in STAGED.items():
-        con.execute(f"CREATE TEMP TABLE {table} AS {query.format(run_id=sql_text(run_id))}")
+        con.execute(f"CREATE TEMP TABLE {table} AS {query.format(run_id=sql_text(run_id))}").fetchall()
         write(con, out, table, f"SELECT * FROM {table}", partition_by)
-    con.execute(KPIS)
+    con.execute(KPIS).fetchall()
     for table in ("order_kpis", "category_kpis"):
         write(con, out, table, f"SELECT * FROM {table} ORDER BY ALL")
     write_rejects(con, out, run_id, {i: hashes[i].result() for i in read.values()})
