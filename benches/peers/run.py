@@ -67,8 +67,8 @@ def measure(cmd, log_dir, name):
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(map(str, cmd))} exited with {proc.returncode}:\n"
-                 + err_path.read_text()[-3000:])
+        sys.exit(f"{' '.join(map(str, cmd))} exited with {proc.returncode} (its output: "
+                 f"{out_path}, {err_path}):\n" + err_path.read_text()[-3000:])
     return seconds, usage.ru_maxrss * 1024, out_path.read_text()  # ru_maxrss is in KiB
 
 
@@ -170,11 +170,15 @@ def main():
     work = args.work.resolve() if args.work else Path(tempfile.mkdtemp(prefix="stockroom-peers-"))
     logs = fresh_dir(work / "logs")
     files = fresh_dir(work / "files")
-    subprocess.run([binary, "generate", "ecommerce", "--scale", str(args.scale),
-                    "--seed", str(args.seed), "--dirty-ratio", str(args.dirty_ratio),
-                    "--files-per-type", str(args.files_per_type), "--out", files,
-                    "--warehouse", work / "generate-warehouse"],
-                   check=True, stdout=subprocess.DEVNULL)
+    generate = subprocess.run([binary, "generate", "ecommerce", "--scale", str(args.scale),
+                               "--seed", str(args.seed), "--dirty-ratio", str(args.dirty_ratio),
+                               "--files-per-type", str(args.files_per_type), "--out", files,
+                               "--warehouse", work / "generate-warehouse"],
+                              stdout=subprocess.DEVNULL)
+    if generate.returncode != 0:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+        sys.exit(f"{binary} generate ecommerce exited with {generate.returncode}")
     size = sum(f.stat().st_size for f in files.iterdir())
     python = sys.executable
     peer_name = f"DuckDB {duckdb.__version__} + deltalake {deltalake.__version__}"
@@ -217,6 +221,7 @@ def main():
     print(table(rows))
     if problems:
         print("\nthe peer's results differ from stockroom's:\n" + "\n".join(problems))
+        print(f"(both warehouses are kept in {work})")
         sys.exit(1)
     print(f"\nequal: order_kpis ({kpi_rows['order_kpis']} rows) and category_kpis "
           f"({kpi_rows['category_kpis']} rows), floats within {REL_TOL:g} relative; "
