@@ -33,6 +33,9 @@ use crate::stream::source::{Item, Line, parse_record};
 const FETCH_BYTES: i32 = 4 << 20;
 /// How long the broker may hold a fetch open waiting for records.
 const FETCH_WAIT_MS: i32 = 500;
+/// A fetch (or a leader lookup) without an answer for this long counts as a broker gone:
+/// the client retries a dead connection quietly, and the stream should say so.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Where a partition without a committed offset starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,6 +125,9 @@ pub struct PartitionState {
     pub high_watermark: Option<i64>,
     /// The last fetch succeeded.
     pub reachable: bool,
+    /// When a fetch last succeeded: a partition whose broker went away is still "reachable"
+    /// while the client retries, so only a recent answer counts as caught up.
+    pub answered_at: Option<Instant>,
     /// Times reading went on after the broker had been unreachable.
     pub reconnects: u64,
 }
@@ -158,12 +164,17 @@ pub fn lag(committed: &BTreeMap<i32, i64>, board: &BTreeMap<i32, PartitionState>
     Some(total)
 }
 
-/// Every partition was reachable at its last fetch and is committed up to the broker's end.
+/// Every partition was reachable at its last fetch and is committed exactly up to the
+/// broker's end. A broker whose end is before the committed offset (it lost its log) is
+/// not caught up: the records up to the offset are expected back.
 pub fn caught_up(committed: &BTreeMap<i32, i64>, board: &BTreeMap<i32, PartitionState>) -> bool {
+    let fresh = Duration::from_millis(FETCH_WAIT_MS as u64) * 4;
     committed.iter().all(|(p, next)| {
-        board
-            .get(p)
-            .is_some_and(|s| s.reachable && s.high_watermark.is_some_and(|hw| *next >= hw))
+        board.get(p).is_some_and(|s| {
+            s.reachable
+                && s.high_watermark == Some(*next)
+                && s.answered_at.is_some_and(|t| t.elapsed() < fresh)
+        })
     })
 }
 
@@ -371,6 +382,8 @@ pub async fn start(
             offset,
             board: board.clone(),
             tx: tx.clone(),
+            said_empty: false,
+            said_behind: false,
         };
         tokio::spawn(reader.run());
     }
@@ -391,6 +404,10 @@ struct PartitionReader {
     offset: i64,
     board: Arc<Board>,
     tx: mpsc::Sender<Item>,
+    /// The "returned no records below its end" warning was given.
+    said_empty: bool,
+    /// The "log ends before the offset" warning was given (since the last normal fetch).
+    said_behind: bool,
 }
 
 /// What a failed fetch means for the reader.
@@ -455,21 +472,30 @@ impl PartitionReader {
 
     /// One fetch, its records sent on. Ok(false) when the stream is gone.
     async fn fetch(&mut self) -> std::result::Result<bool, Trouble> {
+        let no_answer = || {
+            Trouble::Retry(format!(
+                "no answer from the broker for {}s (gone?)",
+                ANSWER_TIMEOUT.as_secs()
+            ))
+        };
         let pc = match self.pc.take() {
             Some(pc) => pc,
-            None => self
-                .client
-                .partition_client(
+            None => {
+                let looked_up = self.client.partition_client(
                     self.topic.clone(),
                     self.partition,
                     UnknownTopicHandling::Error,
-                )
-                .await
-                .map_err(|e| self.trouble(e))?,
+                );
+                tokio::time::timeout(ANSWER_TIMEOUT, looked_up)
+                    .await
+                    .map_err(|_| no_answer())?
+                    .map_err(|e| self.trouble(e))?
+            }
         };
-        let fetched = pc
-            .fetch_records(self.offset, 1..FETCH_BYTES, FETCH_WAIT_MS)
-            .await;
+        let fetch = pc.fetch_records(self.offset, 1..FETCH_BYTES, FETCH_WAIT_MS);
+        let Ok(fetched) = tokio::time::timeout(ANSWER_TIMEOUT, fetch).await else {
+            return Err(no_answer());
+        };
         let (records, high_watermark) = match fetched {
             Ok(r) => {
                 self.pc = Some(pc);
@@ -483,7 +509,38 @@ impl PartitionReader {
         self.board.update(self.partition, |s| {
             s.reachable = true;
             s.high_watermark = Some(high_watermark);
+            s.answered_at = Some(Instant::now());
         });
+        if records.is_empty() {
+            // Not every broker holds an empty fetch for FETCH_WAIT_MS: no busy loop.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if high_watermark < self.offset {
+            if !self.said_behind {
+                tracing::warn!(
+                    "{}: the broker's log ends at offset {high_watermark}, before offset {} \
+                     (a broker that lost its log, or a recreated topic); waiting until the \
+                     offset exists rather than skipping or re-reading",
+                    self.name(),
+                    self.offset
+                );
+                self.said_behind = true;
+            }
+        } else {
+            self.said_behind = false;
+        }
+        if records.is_empty() && high_watermark > self.offset && !self.said_empty {
+            // Kafka returns the record batch that holds the offset; a broker that serves
+            // only batches starting at or after it (tansu 0.6's memory storage) leaves the
+            // stream stuck here, so it is said once.
+            tracing::warn!(
+                "{}: the broker has records up to offset {high_watermark} but returned none \
+                 from offset {}; still asking",
+                self.name(),
+                self.offset
+            );
+            self.said_empty = true;
+        }
         for r in records {
             // A compressed record batch may start before the asked offset.
             if r.offset < self.offset {
@@ -574,6 +631,7 @@ mod tests {
         PartitionState {
             high_watermark: hw,
             reachable,
+            answered_at: Some(Instant::now()),
             reconnects: 0,
         }
     }
@@ -592,6 +650,18 @@ mod tests {
         assert!(caught_up(&committed, &board));
         board.insert(1, state(Some(5), false));
         assert!(!caught_up(&committed, &board), "an unreachable partition");
+        board.insert(1, state(Some(0), true));
+        assert!(!caught_up(&committed, &board), "a broker that lost its log");
+        board.insert(1, state(Some(5), true));
+        assert!(caught_up(&committed, &board));
+        board.insert(
+            1,
+            PartitionState {
+                answered_at: Instant::now().checked_sub(Duration::from_secs(5)),
+                ..state(Some(5), true)
+            },
+        );
+        assert!(!caught_up(&committed, &board), "no answer for a while");
     }
 
     #[test]
