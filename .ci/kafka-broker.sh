@@ -21,6 +21,7 @@ if [ -x "$bin" ]; then
 fi
 echo "kafka-broker: installing tansu $version into $root (once per machine)"
 start=$(date +%s)
-CARGO_PROFILE_DEV_DEBUG=0 cargo install tansu --version "=$version" --features dynostore \
+# A temporary build folder of its own (not the project's CARGO_TARGET_DIR), removed after.
+env -u CARGO_TARGET_DIR CARGO_PROFILE_DEV_DEBUG=0 cargo install tansu --version "=$version" --features dynostore \
   --locked --debug --root "$root" --quiet
 echo "kafka-broker: tansu installed in $(( $(date +%s) - start ))s: $bin"
