@@ -1,5 +1,5 @@
 //! `stockroom stream inventory-events` (docs/pipelines.md#inventory-events): JSON lines from
-//! stdin, a file or a growing file, applied in arrival order in micro-batches, each committed
+//! stdin, a file, a growing file or a Kafka topic, applied in arrival order in micro-batches, each committed
 //! atomically and exactly once.
 //!
 //! # Exactly once across three tables
@@ -31,7 +31,12 @@
 //! A crash at any point leaves every table at a committed version; the next start resumes
 //! at the first event not applied and applies nothing twice.
 //!
-//! Module map: [`source`] reads lines, [`event`] validates one line, [`fold`] applies a
+//! A Kafka topic ([`kafka`]) takes the file's place: each record is a line, and instead of a
+//! byte offset the inventory commit records, per topic-partition the batch read, the next
+//! offset (`stockroom-stream:inventory-events:kafka:<topic>:<partition>`); a restart resumes
+//! every partition there, whatever a consumer group says.
+//!
+//! Module map: [`source`] reads lines, [`kafka`] reads a topic, [`event`] validates one line, [`fold`] applies a
 //! batch in memory, [`commit`] writes Delta, [`maintain`] compacts and checkpoints,
 //! [`stats`] counts, [`fault`] injects crashes for the tests.
 
