@@ -265,6 +265,21 @@ pub async fn connect(src: &KafkaSource) -> Result<Client> {
     loop {
         match builder(src)?.build().await {
             Ok(c) => return Ok(c),
+            // A refused login does not get better by waiting: said, and the stream stops.
+            Err(e) if src.sasl.is_some() && e.to_string().contains("Sasl handshake failed") => {
+                let (user, mechanism) = src
+                    .sasl
+                    .as_ref()
+                    .map(|s| (s.username.as_str(), s.mechanism))
+                    .unwrap_or(("", SaslMechanism::Plain));
+                return Err(StreamError::Kafka(format!(
+                    "the brokers {} refused the SASL login of {user} ({mechanism:?}): {}; check \
+                     --kafka-user, --kafka-sasl and STOCKROOM_KAFKA_PASSWORD",
+                    src.brokers.join(","),
+                    short(&e)
+                ))
+                .into());
+            }
             Err(e) => {
                 let wait = backoff.next();
                 tracing::warn!(

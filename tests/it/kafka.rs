@@ -46,10 +46,16 @@ struct Broker {
     bin: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// More `tansu broker` arguments.
+    extra: Vec<String>,
 }
 
 impl Broker {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
         let bin = tansu_bin();
         assert!(
             bin.is_file(),
@@ -66,6 +72,7 @@ impl Broker {
             bin,
             port,
             child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         b.spawn();
         b
@@ -79,6 +86,7 @@ impl Broker {
         let url = format!("tcp://{}", self.addr());
         let child = Command::new(&self.bin)
             .args(["broker", "--listener-url", &url])
+            .args(self.extra.iter())
             .args(["--advertised-listener-url", &url])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
@@ -531,4 +539,50 @@ fn the_broker_restarted_mid_stream_the_stream_reconnects_and_finishes() {
     assert!(log.contains("reading again at offset"), "{log}");
     assert_each_record_once(&wh, lines.len());
     assert_same(&content(&wh), &reference(&file), "broker restart");
+}
+
+/// The SASL settings reach the broker: one that requires authentication refuses an unknown
+/// SCRAM user, and the stream stops saying so instead of retrying for ever. (A successful
+/// login is not tested: tansu 0.6 cannot create a user once authentication is on.)
+#[test]
+fn a_refused_sasl_login_stops_the_stream_in_words() {
+    let broker = Broker::start_with(&["--authentication"]);
+    let wh = Wh::new();
+    let out = wh
+        .cmd()
+        .env("STOCKROOM_KAFKA_PASSWORD", "not-the-password")
+        .args(["stream", "inventory-events", "--kafka", &broker.addr()])
+        .args(["--topic", "inventory", "--until-idle", "1"])
+        .args(["--kafka-sasl", "SCRAM-SHA-512", "--kafka-user", "nobody"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refused the SASL login of nobody (ScramSha512)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown user"), "{stderr}");
+    // Without the password the stream does not start at all.
+    let out = wh
+        .cmd()
+        .env_remove("STOCKROOM_KAFKA_PASSWORD")
+        .args(["stream", "inventory-events", "--kafka", &broker.addr()])
+        .args([
+            "--topic",
+            "inventory",
+            "--kafka-sasl",
+            "PLAIN",
+            "--kafka-user",
+            "u",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("STOCKROOM_KAFKA_PASSWORD"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
