@@ -197,6 +197,7 @@ pub async fn run(
     let mut ended = false;
     let mut stopped = false;
     let mut last_input = Instant::now();
+    let mut caught_up_since: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tokio::pin!(stop);
@@ -277,12 +278,20 @@ pub async fn run(
             _ = sleep_until(deadline), if deadline.is_some() => {}
             _ = tick.tick() => {
                 update_kafka(&mut s, &committed_offsets, kafka_started.as_ref());
-                if let Some(idle) = opts.until_idle
-                    && pending.is_empty()
-                    && last_input.elapsed() >= idle
+                // Caught up at every tick for the whole idle time, not just now: a broker
+                // being refilled passes the committed offsets for a moment on its way.
+                let now_caught_up = pending.is_empty()
                     && kafka_started
                         .as_ref()
-                        .is_none_or(|k| kafka::caught_up(&committed_offsets, &k.board.snapshot()))
+                        .is_none_or(|k| kafka::caught_up(&committed_offsets, &k.board.snapshot()));
+                caught_up_since = match (now_caught_up, caught_up_since) {
+                    (false, _) => None,
+                    (true, Some(t)) => Some(t),
+                    (true, None) => Some(Instant::now()),
+                };
+                if let Some(idle) = opts.until_idle
+                    && last_input.elapsed() >= idle
+                    && caught_up_since.is_some_and(|t| t.elapsed() >= idle)
                 {
                     stopped = true;
                     s.stopped_by = format!("idle for {}s", idle.as_secs_f64());
