@@ -321,6 +321,21 @@ impl Tables {
         txn(&self.inventory, app).await
     }
 
+    /// Commits source offsets alone (no rows) to the inventory, with the stream's seq
+    /// unchanged: where new Kafka partitions start.
+    pub async fn commit_offsets(
+        &mut self,
+        offsets: Vec<(String, i64)>,
+        last_seq: i64,
+    ) -> Result<()> {
+        let mut txns = vec![Transaction::new(APP_ID, last_seq)];
+        txns.extend(offsets.iter().map(|(app, o)| Transaction::new(app, *o)));
+        let props = CommitProperties::default().with_application_transactions(txns);
+        transactions::commit_alone(&mut self.inventory, props, APP_ID, last_seq).await?;
+        self.commits += 1;
+        Ok(())
+    }
+
     /// The whole current inventory, for the in-memory fold. The stream is the table's only
     /// writer (it holds the pipeline lock), so this stays exact as batches are applied.
     pub async fn load_state(&self, ctx: &SessionContext) -> Result<HashMap<String, Product>> {

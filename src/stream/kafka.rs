@@ -151,6 +151,8 @@ pub struct Started {
     pub board: Arc<Board>,
     /// Said when a partition starts where `--from` put it rather than at a committed offset.
     pub notes: Vec<String>,
+    /// The partitions that start where `--from` put them (no committed offset yet).
+    pub resolved: Vec<i32>,
 }
 
 /// Records (sum over partitions) between `committed` and the broker's end; None while any
@@ -356,6 +358,7 @@ pub async fn start(
     let board = Arc::new(Board::default());
     let mut start_offsets = BTreeMap::new();
     let mut notes = Vec::new();
+    let mut resolved = Vec::new();
     for p in parts {
         let pc = client
             .partition_client(src.topic.clone(), p, UnknownTopicHandling::Retry)
@@ -376,6 +379,7 @@ pub async fn start(
                         short(&e)
                     ))
                 })?;
+                resolved.push(p);
                 notes.push(format!(
                     "kafka:{}/{p}: no committed offset, starting at the {} offset {o}",
                     src.topic,
@@ -406,6 +410,7 @@ pub async fn start(
         start_offsets,
         board,
         notes,
+        resolved,
     })
 }
 

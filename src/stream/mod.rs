@@ -157,6 +157,20 @@ pub async fn run(
             for n in &started.notes {
                 tracing::info!("{n}");
             }
+            // Where `--from` put a new partition is committed at once: a stream that stops
+            // before its first batch resumes there (`latest` resolved again later would
+            // skip what was produced meanwhile).
+            let fresh: Vec<(String, i64)> = started
+                .resolved
+                .iter()
+                .filter_map(|p| {
+                    let o = started.start_offsets.get(p)?;
+                    Some((commit::kafka_app(&k.topic, *p), *o))
+                })
+                .collect();
+            if !fresh.is_empty() {
+                tables.commit_offsets(fresh, resume.last_seq).await?;
+            }
             committed_offsets = started.start_offsets.clone();
             kafka_started = Some(started);
             rx

@@ -384,6 +384,27 @@ fn a_topic_with_three_partitions_streams_like_the_same_file() {
         Some(1),
         "{s}"
     );
+    // `latest` was committed at once: records produced since are read, and the committed
+    // offset wins over --from earliest. One record lands on each partition.
+    produce(
+        &broker.addr(),
+        "inventory",
+        false,
+        &[b"late 0".to_vec(), b"late 1".to_vec(), b"late 2".to_vec()],
+    );
+    let (ok, s, stderr) = stream_kafka(
+        &wh2,
+        &broker.addr(),
+        "inventory",
+        &["--partitions", "1", "--from", "earliest"],
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(s["events_read"], 1, "{s}");
+    assert_eq!(
+        wh2.csv("SELECT record, source_file FROM rejects"),
+        "record,source_file\nlate 1,kafka:inventory/1\n"
+    );
     let (ok, _, stderr) = stream_kafka(&wh2, &broker.addr(), "nope", &[], &[]);
     assert!(!ok);
     assert!(stderr.contains("the topic nope does not exist"), "{stderr}");
