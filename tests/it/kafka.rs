@@ -420,7 +420,7 @@ fn a_topic_with_three_partitions_streams_like_the_same_file() {
 }
 
 #[test]
-fn a_crash_at_either_commit_boundary_then_a_restart_applies_every_record_once() {
+fn a_crash_at_either_commit_boundary_or_a_kill_9_then_a_restart_applies_every_record_once() {
     let broker = Broker::start();
     let scratch = Wh::new();
     let (file, lines) = events(&scratch, 2_000, 5);
@@ -457,6 +457,52 @@ fn a_crash_at_either_commit_boundary_then_a_restart_applies_every_record_once() 
         assert_each_record_once(&wh, lines.len());
         assert_same(&content(&wh), &expected, boundary);
     }
+
+    // And a real kill -9 at whatever point the stream is in, after a few commits.
+    let wh = Wh::new();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
+        .arg("--warehouse")
+        .arg(wh.path())
+        .args([
+            "stream",
+            "inventory-events",
+            "--batch-size",
+            "100",
+            "--kafka",
+        ])
+        .arg(broker.addr())
+        .args(["--topic", "crash"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the stream");
+    let log = wh.path().join("tables/product_inventory/_delta_log");
+    let started = Instant::now();
+    loop {
+        let commits = std::fs::read_dir(&log)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if commits >= 5 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(180), "no commits");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    let (ok, s, stderr) = stream_kafka(&wh, &broker.addr(), "crash", &[], &[]);
+    assert!(ok, "{stderr}");
+    assert!(s["first_seq"].as_i64().unwrap_or(0) > 1, "resumed: {s}");
+    assert!(
+        s["events_read"].as_u64().unwrap_or(0) > 0,
+        "killed mid-stream: {s}"
+    );
+    assert_each_record_once(&wh, lines.len());
+    assert_same(&content(&wh), &expected, "kill -9");
 }
 
 /// Rows in product_events and rejects (rejects may not exist yet).
