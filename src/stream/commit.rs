@@ -75,6 +75,12 @@ pub fn reject_key(seq: i64) -> String {
     format!("seq:{seq:020}")
 }
 
+/// The application id holding the next offset to read of one Kafka topic-partition (its
+/// version), written in every inventory commit that applied records of it.
+pub fn kafka_app(topic: &str, partition: i32) -> String {
+    format!("{APP_ID}:kafka:{topic}:{partition}")
+}
+
 fn offset_app(path: &str) -> String {
     format!("{APP_ID}:offset:{path}")
 }
@@ -173,7 +179,7 @@ async fn stored(table: &DeltaTable, of: &Of<'_>) -> Result<Option<Stored>> {
 /// The input's identity for its position: the canonical path (stdin has none).
 pub fn input_key(input: &Input) -> Option<String> {
     match input {
-        Input::Stdin => None,
+        Input::Stdin | Input::Kafka(_) => None,
         Input::File(p) => Some(
             std::fs::canonicalize(p)
                 .unwrap_or_else(|_| p.clone())
@@ -310,6 +316,26 @@ impl Tables {
         })
     }
 
+    /// The version the inventory holds for application `app` (a Kafka partition's next offset).
+    pub async fn committed(&self, app: &str) -> Result<Option<i64>> {
+        txn(&self.inventory, app).await
+    }
+
+    /// Commits source offsets alone (no rows) to the inventory, with the stream's seq
+    /// unchanged: where new Kafka partitions start.
+    pub async fn commit_offsets(
+        &mut self,
+        offsets: Vec<(String, i64)>,
+        last_seq: i64,
+    ) -> Result<()> {
+        let mut txns = vec![Transaction::new(APP_ID, last_seq)];
+        txns.extend(offsets.iter().map(|(app, o)| Transaction::new(app, *o)));
+        let props = CommitProperties::default().with_application_transactions(txns);
+        transactions::commit_alone(&mut self.inventory, props, APP_ID, last_seq).await?;
+        self.commits += 1;
+        Ok(())
+    }
+
     /// The whole current inventory, for the in-memory fold. The stream is the table's only
     /// writer (it holds the pipeline lock), so this stays exact as batches are applied.
     pub async fn load_state(&self, ctx: &SessionContext) -> Result<HashMap<String, Product>> {
@@ -432,6 +458,11 @@ impl Tables {
         if let Some(key) = &b.input_key {
             txns.extend(position_txns(key, b.end, b.identity.as_ref()));
         }
+        txns.extend(
+            b.source_offsets
+                .iter()
+                .map(|(app, next)| Transaction::new(app, *next)),
+        );
         let props = CommitProperties::default().with_application_transactions(txns);
         match merge_source(b.changed, state)? {
             Some(source) => {
@@ -496,6 +527,8 @@ pub struct AcceptedRow<'a> {
     pub event: &'a Event,
     pub outcome: Outcome,
     pub line_number: u64,
+    /// The input it came from (a file, stdin, `kafka:<topic>/<partition>`).
+    pub source: &'a str,
 }
 
 /// A rejected line of the batch.
@@ -504,6 +537,7 @@ pub struct RejectRow<'a> {
     pub line_number: u64,
     pub record: &'a str,
     pub reasons: Vec<String>,
+    pub source: &'a str,
 }
 
 /// Everything one batch writes.
@@ -517,6 +551,9 @@ pub struct BatchWrite<'a> {
     pub end: Position,
     /// The input file's identity at `end` (files only).
     pub identity: Option<CommittedIdentity>,
+    /// Application id and next offset of every Kafka partition the batch read from,
+    /// committed with the inventory.
+    pub source_offsets: Vec<(String, i64)>,
     pub run_id: &'a str,
     /// Microseconds since the epoch.
     pub now: i64,
@@ -566,7 +603,9 @@ fn events_batch(b: &BatchWrite<'_>) -> Result<RecordBatch> {
         Arc::new(qty.finish()),
         utc(ts.finish()),
         Arc::new(outcome.finish()),
-        Arc::new(StringArray::from(vec![b.source_name; n])),
+        Arc::new(StringArray::from_iter_values(
+            b.events.iter().map(|r| r.source),
+        )),
         Arc::new(line.finish()),
         Arc::new(StringArray::from(vec![b.run_id; n])),
         utc(TimestampMicrosecondArray::from(vec![b.now; n])),
@@ -590,7 +629,9 @@ fn rejects_batch(b: &BatchWrite<'_>, schema: &SchemaRef) -> Result<RecordBatch> 
         let a: ArrayRef = match f.name().as_str() {
             "pipeline" => Arc::new(StringArray::from(vec![PIPELINE; n])),
             "run_id" => Arc::new(StringArray::from(vec![b.run_id; n])),
-            "source_file" => Arc::new(StringArray::from(vec![b.source_name; n])),
+            "source_file" => Arc::new(StringArray::from_iter_values(
+                b.rejects.iter().map(|r| r.source),
+            )),
             "file_hash" => Arc::new(StringArray::from_iter_values(
                 b.rejects.iter().map(|r| reject_key(r.seq)),
             )),

@@ -32,6 +32,15 @@ pub enum StreamError {
     #[error("expected {0}")]
     UnexpectedType(&'static str),
 
+    /// The Kafka source cannot go on (an unknown topic or partition, records removed before
+    /// the stream applied them), in words.
+    #[error("{0}")]
+    Kafka(String),
+
+    /// The Kafka connection settings are unusable (a CA file, a SASL mechanism).
+    #[error("kafka settings: {0}")]
+    KafkaConfig(String),
+
     /// An invariant of the stream that did not hold (a bug, not a user's mistake).
     #[error("internal: {0}")]
     Internal(String),

@@ -1,5 +1,5 @@
 //! `stockroom stream inventory-events` (docs/pipelines.md#inventory-events): JSON lines from
-//! stdin, a file or a growing file, applied in arrival order in micro-batches, each committed
+//! stdin, a file, a growing file or a Kafka topic, applied in arrival order in micro-batches, each committed
 //! atomically and exactly once.
 //!
 //! # Exactly once across three tables
@@ -31,7 +31,12 @@
 //! A crash at any point leaves every table at a committed version; the next start resumes
 //! at the first event not applied and applies nothing twice.
 //!
-//! Module map: [`source`] reads lines, [`event`] validates one line, [`fold`] applies a
+//! A Kafka topic ([`kafka`]) takes the file's place: each record is a line, and instead of a
+//! byte offset the inventory commit records, per topic-partition the batch read, the next
+//! offset (`stockroom-stream:inventory-events:kafka:<topic>:<partition>`); a restart resumes
+//! every partition there, whatever a consumer group says.
+//!
+//! Module map: [`source`] reads lines, [`kafka`] reads a topic, [`event`] validates one line, [`fold`] applies a
 //! batch in memory, [`commit`] writes Delta, [`maintain`] compacts and checkpoints,
 //! [`stats`] counts, [`fault`] injects crashes for the tests.
 
@@ -41,11 +46,12 @@ pub mod event;
 pub mod fault;
 pub mod fold;
 pub mod identity;
+pub mod kafka;
 pub mod maintain;
 pub mod source;
 pub mod stats;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -82,6 +88,10 @@ pub struct StreamOptions {
     /// it such a line waits for its newline (a writer may be in the middle of it). Stdin at
     /// its end is always finished.
     pub finished: bool,
+    /// Stop once no event arrived for this long, everything read is committed and (Kafka)
+    /// every partition is read up to the broker's end. None: run until the input ends or a
+    /// signal.
+    pub until_idle: Option<Duration>,
 }
 
 impl Default for StreamOptions {
@@ -93,6 +103,7 @@ impl Default for StreamOptions {
             batch_ms: 1_000,
             maintain_every: 100,
             finished: false,
+            until_idle: None,
         }
     }
 }
@@ -122,21 +133,61 @@ pub async fn run(
     // start, and the reader reads this very handle.
     let opened = match &opts.input {
         Input::File(p) => Some(source::OpenedFile::open(p)?),
-        Input::Stdin => None,
+        Input::Stdin | Input::Kafka(_) => None,
     };
     let resume = tables.resume(&opts.input, opened.as_ref()).await?;
     if let Some(note) = &resume.note {
         tracing::warn!("{note}");
     }
     let mut state = tables.load_state(ctx).await?;
-    let mut rx = source::spawn(
-        &opts.input,
-        opened.as_ref(),
-        resume.position,
-        opts.follow,
-        opts.finished,
-        opts.batch_size.clamp(1024, 200_000),
-    )?;
+    let capacity = opts.batch_size.clamp(1024, 200_000);
+    // Kafka: the next offset of every partition read, as committed (start offsets first).
+    let mut committed_offsets: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut kafka_started: Option<kafka::Started> = None;
+    let mut rx = match &opts.input {
+        Input::Kafka(k) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+            let t = &tables;
+            let started = kafka::start(
+                k,
+                async |p| t.committed(&commit::kafka_app(&k.topic, p)).await,
+                tx,
+            )
+            .await?;
+            for n in &started.notes {
+                tracing::info!("{n}");
+            }
+            // Where `--from` put a new partition is committed at once: a stream that stops
+            // before its first batch resumes there (`latest` resolved again later would
+            // skip what was produced meanwhile).
+            let fresh: Vec<(String, i64)> = started
+                .resolved
+                .iter()
+                .filter_map(|p| {
+                    let o = started.start_offsets.get(p)?;
+                    Some((commit::kafka_app(&k.topic, *p), *o))
+                })
+                .collect();
+            if !fresh.is_empty() {
+                tables.commit_offsets(fresh, resume.last_seq).await?;
+            }
+            committed_offsets = started.start_offsets.clone();
+            kafka_started = Some(started);
+            rx
+        }
+        _ => source::spawn(
+            &opts.input,
+            opened.as_ref(),
+            resume.position,
+            opts.follow,
+            opts.finished,
+            capacity,
+        )?,
+    };
+    let kafka_topic = match &opts.input {
+        Input::Kafka(k) => Some(k.topic.clone()),
+        _ => None,
+    };
     let mut identity: Option<commit::CommittedIdentity> = None;
     let input_key = commit::input_key(&opts.input);
     let source_name = opts.input.name();
@@ -159,6 +210,8 @@ pub async fn run(
     let mut deadline: Option<tokio::time::Instant> = None;
     let mut ended = false;
     let mut stopped = false;
+    let mut last_input = Instant::now();
+    let mut caught_up_since: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tokio::pin!(stop);
@@ -179,13 +232,16 @@ pub async fn run(
                 batch_no: s.batches,
                 opened: opened.as_ref(),
                 identity: &mut identity,
+                kafka_topic: kafka_topic.as_deref(),
             };
-            process(ctx_batch, lines, &mut next_seq, &mut s).await?;
+            let offsets = process(ctx_batch, lines, &mut next_seq, &mut s).await?;
+            committed_offsets.extend(offsets);
             s.delta_commits = tables.commits;
             if opts.maintain_every > 0 && s.batches.is_multiple_of(opts.maintain_every) {
                 maintain::run(ctx, &mut tables).await?;
                 s.maintenance_runs += 1;
             }
+            update_kafka(&mut s, &committed_offsets, kafka_started.as_ref());
             if let Some(p) = progress.as_mut() {
                 p(&s, started);
             }
@@ -207,6 +263,7 @@ pub async fn run(
             }
             item = rx.recv() => match item {
                 Some(Item::Line(l)) => {
+                    last_input = Instant::now();
                     if pending.is_empty() {
                         deadline = Some(tokio::time::Instant::now() + batch_window);
                     }
@@ -234,6 +291,25 @@ pub async fn run(
             },
             _ = sleep_until(deadline), if deadline.is_some() => {}
             _ = tick.tick() => {
+                update_kafka(&mut s, &committed_offsets, kafka_started.as_ref());
+                // Caught up at every tick for the whole idle time, not just now: a broker
+                // being refilled passes the committed offsets for a moment on its way.
+                let now_caught_up = pending.is_empty()
+                    && kafka_started
+                        .as_ref()
+                        .is_none_or(|k| kafka::caught_up(&committed_offsets, &k.board.snapshot()));
+                caught_up_since = match (now_caught_up, caught_up_since) {
+                    (false, _) => None,
+                    (true, Some(t)) => Some(t),
+                    (true, None) => Some(Instant::now()),
+                };
+                if let Some(idle) = opts.until_idle
+                    && last_input.elapsed() >= idle
+                    && caught_up_since.is_some_and(|t| t.elapsed() >= idle)
+                {
+                    stopped = true;
+                    s.stopped_by = format!("idle for {}s", idle.as_secs_f64());
+                }
                 if let Some(p) = progress.as_mut() {
                     p(&s, started);
                 }
@@ -252,6 +328,7 @@ pub async fn run(
         );
     }
     s.delta_commits = tables.commits;
+    update_kafka(&mut s, &committed_offsets, kafka_started.as_ref());
     s.seconds = started.elapsed().as_secs_f64();
     s.events_per_second = s.rate(started.elapsed());
     write_summary(&wh.runs_dir().join(PIPELINE), &s)?;
@@ -261,6 +338,21 @@ pub async fn run(
 /// `runs/inventory-events/<run_id>.json`, written atomically.
 fn write_summary(dir: &std::path::Path, s: &StreamSummary) -> Result<()> {
     crate::pipeline::summary::write_json_atomically(dir, &s.run_id, s)
+}
+
+/// The summary's Kafka fields: committed offsets, consumer lag, reconnects.
+fn update_kafka(
+    s: &mut StreamSummary,
+    committed: &BTreeMap<i32, i64>,
+    started: Option<&kafka::Started>,
+) {
+    let Some(k) = started else {
+        return;
+    };
+    let board = k.board.snapshot();
+    s.kafka_offsets = committed.iter().map(|(p, o)| (p.to_string(), *o)).collect();
+    s.consumer_lag = kafka::lag(committed, &board);
+    s.kafka_reconnects = board.values().map(|b| b.reconnects).sum();
 }
 
 async fn sleep_until(d: Option<tokio::time::Instant>) {
@@ -282,15 +374,18 @@ struct BatchCtx<'a> {
     /// The identity last committed (its fingerprint is recomputed only while it covers fewer
     /// than [`identity::FINGERPRINT_BYTES`]).
     identity: &'a mut Option<commit::CommittedIdentity>,
+    /// The Kafka topic read (None for stdin and files).
+    kafka_topic: Option<&'a str>,
 }
 
 /// Validates, folds and commits one micro-batch, then applies it to the in-memory state.
+/// Returns the next offset of every Kafka partition the batch read from, now committed.
 async fn process(
     b: BatchCtx<'_>,
     lines: Vec<Line>,
     next_seq: &mut i64,
     s: &mut StreamSummary,
-) -> Result<()> {
+) -> Result<BTreeMap<i32, i64>> {
     let t0 = Instant::now();
     let oldest = lines.iter().map(|l| l.read_at).min();
     let end = lines
@@ -309,6 +404,21 @@ async fn process(
         })
         .collect();
     let last_seq = *next_seq - 1;
+    // Lines of one partition arrive in offset order: the last one's end is the next offset.
+    let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
+    for l in &lines {
+        if let Some(o) = &l.origin {
+            offsets.insert(o.partition, l.end_offset as i64);
+        }
+    }
+    let source_offsets = match b.kafka_topic {
+        Some(topic) => offsets
+            .iter()
+            .map(|(p, next)| (commit::kafka_app(topic, *p), *next))
+            .collect(),
+        None => Vec::new(),
+    };
+
     let identity = match b.opened {
         None => None,
         Some(o) => {
@@ -338,12 +448,14 @@ async fn process(
     let mut events = Vec::with_capacity(valid.len());
     let mut rejects = Vec::new();
     for (seq, line, r) in &parsed {
+        let source = line.origin.as_ref().map_or(b.source_name, |o| &*o.source);
         match r {
             Err(codes) => rejects.push(RejectRow {
                 seq: *seq,
                 line_number: line.line_number,
                 record: &line.text,
                 reasons: codes.clone(),
+                source,
             }),
             Ok(e) => match outcomes.next() {
                 Some(Ok(o)) => events.push(AcceptedRow {
@@ -351,12 +463,14 @@ async fn process(
                     event: e,
                     outcome: *o,
                     line_number: line.line_number,
+                    source,
                 }),
                 Some(Err(code)) => rejects.push(RejectRow {
                     seq: *seq,
                     line_number: line.line_number,
                     record: &line.text,
                     reasons: vec![code.to_string()],
+                    source,
                 }),
                 None => {
                     return Err(StreamError::Internal("fold result count".into()).into());
@@ -373,6 +487,7 @@ async fn process(
         input_key: b.input_key.clone(),
         end,
         identity,
+        source_offsets,
         run_id: b.run_id,
         now: chrono::Utc::now().timestamp_micros(),
     };
@@ -401,5 +516,5 @@ async fn process(
     }
     drop(write);
     fold::apply(b.state, folded.changed);
-    Ok(())
+    Ok(offsets)
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::stream::error::StreamError;
 use crate::stream::event::{self, Event};
 use crate::stream::identity::FileId;
+use crate::stream::kafka::KafkaSource;
 
 /// A line's validation result: the event or its reason codes.
 pub type Parsed = std::result::Result<Event, Vec<String>>;
@@ -22,6 +23,8 @@ pub type Parsed = std::result::Result<Event, Vec<String>>;
 pub enum Input {
     Stdin,
     File(PathBuf),
+    /// A Kafka topic (see [`crate::stream::kafka`]).
+    Kafka(Box<KafkaSource>),
 }
 
 impl Input {
@@ -30,6 +33,7 @@ impl Input {
         match self {
             Input::Stdin => "stdin".into(),
             Input::File(p) => p.display().to_string(),
+            Input::Kafka(k) => k.name(),
         }
     }
 }
@@ -47,6 +51,17 @@ pub struct Line {
     pub end_offset: u64,
     /// When the reader got it (for the lag statistic).
     pub read_at: Instant,
+    /// Where a record from a broker came from (None for stdin and files). For a Kafka
+    /// record `line_number` is its offset and `end_offset` the next offset.
+    pub origin: Option<Origin>,
+}
+
+/// The topic-partition of a Kafka record.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// `kafka:<topic>/<partition>`, as product_events and rejects name it.
+    pub source: std::sync::Arc<str>,
+    pub partition: i32,
 }
 
 /// What the reader sends.
@@ -137,6 +152,9 @@ pub fn spawn(
             .into());
         }
         (Input::Stdin, _) => (Box::new(std::io::stdin()), None),
+        (Input::Kafka(_), _) => {
+            return Err(StreamError::Internal("a Kafka topic has no reader thread".into()).into());
+        }
     };
     let finished = finished || matches!(input, Input::Stdin);
     std::thread::Builder::new()
@@ -279,25 +297,46 @@ fn send_line(
     let ok = if blank {
         true
     } else {
-        let (text, parsed) = match std::str::from_utf8(bytes) {
-            Ok(s) => (s.to_string(), event::parse(s)),
-            // Not UTF-8: kept (lossily) for the reject, never parsed.
-            Err(_) => (
-                String::from_utf8_lossy(bytes).into_owned(),
-                Err(vec!["MALFORMED".to_string()]),
-            ),
-        };
+        let (text, parsed) = parse_bytes(bytes);
         tx.blocking_send(Item::Line(Line {
             parsed,
             text,
             line_number,
             end_offset,
             read_at: Instant::now(),
+            origin: None,
         }))
         .is_ok()
     };
     buf.clear();
     ok
+}
+
+/// One line's bytes (without its line ending): the text kept for a reject, and the event.
+fn parse_bytes(bytes: &[u8]) -> (String, Parsed) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), event::parse(s)),
+        // Not UTF-8: kept (lossily) for the reject, never parsed.
+        Err(_) => (
+            String::from_utf8_lossy(bytes).into_owned(),
+            Err(vec!["MALFORMED".to_string()]),
+        ),
+    }
+}
+
+/// A broker record's value: one event, like one line of a file (trailing line endings
+/// ignored). An empty or blank value is an event too — it is rejected as MALFORMED rather
+/// than skipped, so every record has a seq and its offset is accounted for.
+pub fn parse_record(value: &[u8]) -> (String, Parsed) {
+    let mut bytes = value;
+    while let Some((&last, rest)) = bytes.split_last() {
+        if last == b'\n' || last == b'\r' {
+            bytes = rest;
+        } else {
+            break;
+        }
+    }
+    parse_bytes(bytes)
 }
 
 #[cfg(test)]

@@ -35,8 +35,23 @@ pub struct StreamSummary {
     pub events_per_second: f64,
     /// Read → committed, the last batch's oldest event.
     pub last_lag_ms: f64,
-    /// Why the stream stopped: end of input, or a signal.
+    /// Why the stream stopped: end of input, a signal, or idle (`--until-idle`).
     pub stopped_by: String,
+    /// Kafka: records between the committed offsets and the brokers' ends (summed over the
+    /// partitions read), as of the last fetch; None for other inputs or before every
+    /// partition answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_lag: Option<u64>,
+    /// Kafka: the next offset of every partition read, as committed (partition → offset).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kafka_offsets: BTreeMap<String, i64>,
+    /// Kafka: times a partition was read again after its broker had been unreachable.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub kafka_reconnects: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl StreamSummary {
@@ -51,7 +66,7 @@ impl StreamSummary {
 
     /// The one-line live view: events/s, lag, commits.
     pub fn live_line(&self, started: Instant) -> String {
-        format!(
+        let mut line = format!(
             "{} events ({:.0}/s), {} accepted, {} rejected, {} batches, {} commits, lag {:.0} ms, seq {}",
             self.events_read,
             self.rate(started.elapsed()),
@@ -61,7 +76,11 @@ impl StreamSummary {
             self.delta_commits,
             self.last_lag_ms,
             self.last_seq
-        )
+        );
+        if let Some(l) = self.consumer_lag {
+            line.push_str(&format!(", consumer lag {l}"));
+        }
+        line
     }
 
     /// The end-of-session report (several lines).
@@ -82,6 +101,20 @@ impl StreamSummary {
             self.last_seq,
             self.stopped_by
         );
+        if !self.kafka_offsets.is_empty() {
+            let o: Vec<String> = self
+                .kafka_offsets
+                .iter()
+                .map(|(p, o)| format!("{p}@{o}"))
+                .collect();
+            s.push_str(&format!(
+                "\n  kafka: next offsets {}; consumer lag {}; {} reconnects",
+                o.join(", "),
+                self.consumer_lag
+                    .map_or_else(|| "unknown".to_string(), |l| l.to_string()),
+                self.kafka_reconnects
+            ));
+        }
         if self.rolled_back > 0 {
             s.push_str(&format!(
                 "\n  rolled back {} rows of an interrupted batch before resuming",

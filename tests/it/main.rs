@@ -9,6 +9,7 @@ mod faults;
 mod front_ends;
 mod inventory;
 mod inventory_ops;
+mod kafka;
 mod landing;
 mod memory;
 mod models;

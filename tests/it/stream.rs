@@ -70,7 +70,7 @@ fn stream(wh: &Wh, input: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("json summary")
 }
 
-fn generate(wh: &Wh, count: u64, seed: u64, invalid: f64) -> PathBuf {
+pub(crate) fn generate(wh: &Wh, count: u64, seed: u64, invalid: f64) -> PathBuf {
     let path = wh.dir.path().join(format!("events-{seed}.jsonl"));
     wh.cmd()
         .args(["generate", "inventory-events", "--count"])
