@@ -111,6 +111,45 @@ async fn throughput(root: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Polls the stream's watermark until every one of `total` events is visible: once
+/// max(updated_seq) = w is visible, every event up to w is, and each one's latency is now
+/// minus when it was written (`written[seq - 1]`). The first second is warm-up and not
+/// counted. Stops early once `done()` says the writer ended and all but 10 were seen.
+async fn visible_latencies(
+    exec: &Executor,
+    written: &Mutex<Vec<Instant>>,
+    total: u64,
+    a: &StreamBenchArgs,
+    done: impl Fn() -> bool,
+) -> Vec<f64> {
+    let mut lat = Vec::new();
+    let mut seen = 0i64;
+    let warmup = a.rate as i64;
+    let deadline = Instant::now() + Duration::from_secs(a.seconds + 30);
+    while seen < total as i64 && Instant::now() < deadline {
+        if let Some(w) = max_seq(exec).await
+            && w > seen
+        {
+            let now = Instant::now();
+            if let Ok(times) = written.lock() {
+                for seq in (seen + 1)..=w.min(times.len() as i64) {
+                    if seq > warmup {
+                        lat.push(
+                            now.duration_since(times[(seq - 1) as usize]).as_secs_f64() * 1000.0,
+                        );
+                    }
+                }
+            }
+            seen = w;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if done() && seen >= total as i64 - 10 {
+            break;
+        }
+    }
+    lat
+}
+
 async fn max_seq(exec: &Executor) -> Option<i64> {
     let b = exec
         .query_batches("SELECT max(updated_seq) FROM product_inventory")
@@ -184,32 +223,7 @@ async fn latency(root: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
             Ok(())
         })
     };
-    // Poll the watermark: once max(updated_seq) = w is visible, every event up to w is.
-    let mut lat = Vec::new();
-    let mut seen = 0i64;
-    let warmup = a.rate as i64; // the first second
-    let deadline = Instant::now() + Duration::from_secs(a.seconds + 30);
-    while seen < total as i64 && Instant::now() < deadline {
-        if let Some(w) = max_seq(&exec).await
-            && w > seen
-        {
-            let now = Instant::now();
-            if let Ok(times) = written.lock() {
-                for seq in (seen + 1)..=w.min(times.len() as i64) {
-                    if seq > warmup {
-                        lat.push(
-                            now.duration_since(times[(seq - 1) as usize]).as_secs_f64() * 1000.0,
-                        );
-                    }
-                }
-            }
-            seen = w;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        if writer.is_finished() && seen >= total as i64 - 10 {
-            break;
-        }
-    }
+    let mut lat = visible_latencies(&exec, &written, total, a, || writer.is_finished()).await;
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -471,31 +485,7 @@ async fn kafka_latency(root: &Path, a: &StreamBenchArgs, broker: &str) -> anyhow
             Ok::<_, rskafka::client::error::Error>(())
         })
     };
-    let mut lat = Vec::new();
-    let mut seen = 0i64;
-    let warmup = a.rate as i64;
-    let deadline = Instant::now() + Duration::from_secs(a.seconds + 30);
-    while seen < total as i64 && Instant::now() < deadline {
-        if let Some(w) = max_seq(&exec).await
-            && w > seen
-        {
-            let now = Instant::now();
-            if let Ok(times) = written.lock() {
-                for seq in (seen + 1)..=w.min(times.len() as i64) {
-                    if seq > warmup {
-                        lat.push(
-                            now.duration_since(times[(seq - 1) as usize]).as_secs_f64() * 1000.0,
-                        );
-                    }
-                }
-            }
-            seen = w;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        if producer.is_finished() && seen >= total as i64 - 10 {
-            break;
-        }
-    }
+    let mut lat = visible_latencies(&exec, &written, total, a, || producer.is_finished()).await;
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -205,6 +205,7 @@ pub const ECOMMERCE_TABLES: &[&str] = &[
 /// sorted.
 pub fn table_rows(csv_of: impl Fn(&str) -> String, table: &str) -> Vec<String> {
     let sql = if table == "rejects" {
+        // CSV has no lists: the reasons as one text.
         "SELECT * EXCLUDE (reasons), array_to_string(reasons, '|') AS reasons FROM rejects".into()
     } else {
         format!("SELECT * FROM {table}")

@@ -5,51 +5,15 @@
 
 use stockroom::pipeline::fault::BOUNDARIES;
 
-use crate::common::{Wh, assert_success, drop_sample, run_ok};
+use crate::common::{self, Wh, assert_success, drop_sample, run_ok};
 
-/// Columns that differ between any two runs by design (run ids, wall-clock times).
-const VOLATILE: &[&str] = &[
-    "run_id",
-    "rejected_at",
-    "ingested_at",
-    "checked_at",
-    "started_at",
-    "finished_at",
-];
-
-/// Every row of `table` as text without the volatile columns, sorted; empty when the
-/// table does not exist.
+/// Every row of `table` without the volatile columns, sorted; empty when the table does not
+/// exist (a crash before its first commit).
 fn table_rows(wh: &Wh, table: &str) -> Vec<String> {
     if !wh.path().join("tables").join(table).exists() {
         return Vec::new();
     }
-    let sql = if table == "rejects" {
-        // CSV has no lists: the reasons as one text.
-        "SELECT * EXCLUDE (reasons), array_to_string(reasons, '|') AS reasons FROM rejects".into()
-    } else {
-        format!("SELECT * FROM {table}")
-    };
-    let csv = wh.csv(&sql);
-    let mut r = csv::Reader::from_reader(csv.as_bytes());
-    let header = r.headers().expect("header").clone();
-    let keep: Vec<usize> = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !VOLATILE.contains(h))
-        .map(|(i, _)| i)
-        .collect();
-    let mut out: Vec<String> = r
-        .records()
-        .map(|rec| {
-            let rec = rec.expect("csv row");
-            keep.iter()
-                .map(|&i| rec.get(i).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("\u{1f}")
-        })
-        .collect();
-    out.sort();
-    out
+    common::table_rows(|s| wh.csv(s), table)
 }
 
 fn state(wh: &Wh, tables: &[&str]) -> Vec<(String, Vec<String>)> {

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::common::{ECOMMERCE_TABLES, Wh, assert_success, table_rows};
-use crate::models::{landing, pipeline, write_shop};
+use crate::models::{landing, pipeline, shop_with_a_failing_model, write_shop};
 
 /// What is left under a warehouse's scratch folder for `pipeline`.
 fn scratch_entries(wh: &Wh, pipeline: &str) -> Vec<String> {
@@ -108,16 +108,7 @@ fn a_run_under_a_small_memory_limit_gives_the_tables_of_an_unlimited_run() {
 #[test]
 fn a_failed_run_and_a_killed_run_leave_no_scratch_directory_behind() {
     // A run that fails after validation wrote `checked` to its scratch directory.
-    let wh = Wh::new();
-    let dir = wh.dir.path().join("pipelines");
-    write_shop(&dir);
-    std::fs::write(
-        dir.join("shop/stock.sql"),
-        "-- materialized: merge\n-- unique_key: [sku]\n\
-         SELECT sku, qty, no_such_column AS value FROM checked\n",
-    )
-    .unwrap();
-    std::fs::write(landing(&wh).join("a.csv"), "sku,qty,price\nA,5,2.0\n").unwrap();
+    let (wh, dir) = shop_with_a_failing_model();
     let out = pipeline(&wh, &dir, &["run", "shop", "--memory-limit", "8M"]);
     assert!(!out.status.success());
     assert!(

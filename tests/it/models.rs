@@ -69,6 +69,22 @@ pub(crate) fn write_shop(dir: &Path) {
 }
 
 /// `stockroom pipeline --pipelines DIR ARGS…`
+/// The shop pipeline whose `stock.sql` model names a column that does not exist (it fails
+/// after validation), with one landing file.
+pub(crate) fn shop_with_a_failing_model() -> (Wh, PathBuf) {
+    let wh = Wh::new();
+    let dir = wh.dir.path().join("pipelines");
+    write_shop(&dir);
+    std::fs::write(
+        dir.join("shop/stock.sql"),
+        "-- materialized: merge\n-- unique_key: [sku]\n\
+         SELECT sku, qty, no_such_column AS value FROM checked\n",
+    )
+    .unwrap();
+    std::fs::write(landing(&wh).join("a.csv"), "sku,qty,price\nA,5,2.0\n").unwrap();
+    (wh, dir)
+}
+
 pub(crate) fn pipeline(wh: &Wh, dir: &Path, args: &[&str]) -> std::process::Output {
     wh.cmd()
         .arg("pipeline")
@@ -257,16 +273,7 @@ fn a_dependency_cycle_and_a_misspelt_table_are_clear_errors() {
 
 #[test]
 fn a_failing_model_names_its_file_and_line() {
-    let wh = Wh::new();
-    let dir = wh.dir.path().join("pipelines");
-    write_shop(&dir);
-    std::fs::write(
-        dir.join("shop/stock.sql"),
-        "-- materialized: merge\n-- unique_key: [sku]\n\
-         SELECT sku, qty, no_such_column AS value FROM checked\n",
-    )
-    .unwrap();
-    std::fs::write(landing(&wh).join("a.csv"), "sku,qty,price\nA,5,2.0\n").unwrap();
+    let (wh, dir) = shop_with_a_failing_model();
     let out = pipeline(&wh, &dir, &["run", "shop"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
