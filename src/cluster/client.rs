@@ -60,8 +60,11 @@ impl Cluster {
         // Plan with Ballista's restrictions on DataFusion's options (no physical scalar
         // subqueries, …), as its own client would.
         let config = state.config().clone().upgrade_for_ballista();
+        // Building a state with `create_default_catalog_and_schema` registers a fresh,
+        // empty default catalog in the catalog list it shares with the session, hiding the
+        // warehouse (and the session's temporary tables) from every later statement.
         let planning = SessionStateBuilder::new_from_existing(state.clone())
-            .with_config(config.clone())
+            .with_config(config.clone().with_create_default_catalog_and_schema(false))
             .build();
         let physical = planning.create_physical_plan(&plan).await?;
         let codec = config.ballista_physical_extension_codec();

@@ -168,9 +168,27 @@ fn whole_table(wh: &Wh, table: &str, cluster: Option<&Cluster>) -> Vec<Vec<Strin
         Some(c) => csv_on(wh, c, &sql),
         None => wh.csv(&sql),
     };
-    let mut rows = rows(&csv);
+    let mut rows: Vec<Vec<String>> = rows(&csv)
+        .into_iter()
+        .map(|r| r.into_iter().map(mask_run_id).collect())
+        .collect();
     rows.sort();
     rows
+}
+
+/// The id of the run that wrote a row (`20261203T165012.306152Z-2960`) differs between any
+/// two runs; everything else must not.
+fn mask_run_id(cell: String) -> String {
+    let b = cell.as_bytes();
+    let is_run_id = b.len() > 17
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && cell.contains("Z-")
+        && cell
+            .rsplit("Z-")
+            .next()
+            .is_some_and(|pid| pid.bytes().all(|c| c.is_ascii_digit()));
+    if is_run_id { "<run>".into() } else { cell }
 }
 
 /// The process's output once it ends; killed (and the test failed) past `limit`.
@@ -281,7 +299,7 @@ fn killing_an_executor_mid_query_retries_or_fails_clearly() {
                GROUP BY a.k ORDER BY a.k";
     let want = wh.csv(sql);
     let before = cluster.tasks_run();
-    let query = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
+    let mut query = std::process::Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
         .arg("--warehouse")
         .arg(wh.path())
         .arg("--cluster")
@@ -297,13 +315,19 @@ fn killing_an_executor_mid_query_retries_or_fails_clearly() {
     while cluster.tasks_run() == before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert!(
+        query.try_wait().expect("poll the query").is_none(),
+        "the query ended before an executor could be killed; make it heavier"
+    );
     drop(cluster.executors.remove(0));
     let out = wait_at_most(query, Duration::from_secs(300));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.success() {
+        eprintln!("the query survived the lost executor");
         assert_eq!(stdout, want, "a wrong result after losing an executor");
     } else {
+        eprintln!("the query failed after the lost executor: {stderr}");
         assert!(stdout.is_empty(), "partial rows printed: {stdout}");
         assert!(
             stderr.contains("the cluster at df://127.0.0.1:"),
