@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ballista_core::execution_plans::execute_physical_plan;
 use ballista_core::extension::SessionConfigExt;
 use datafusion::common::tree_node::Transformed;
+use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionStateBuilder;
@@ -54,8 +55,13 @@ impl Cluster {
         state: &SessionState,
         plan: &LogicalPlan,
     ) -> Result<Option<SendableRecordBatchStream>> {
-        let Some(plan) = pin_delta_scans(plan)? else {
-            return Ok(None);
+        let plan = match pin_delta_scans(plan)? {
+            Pinned::Ship(plan) => plan,
+            Pinned::NoTable => return Ok(None),
+            Pinned::Local(table) => {
+                tracing::info!("runs locally: reads '{table}', which lives in this process");
+                return Ok(None);
+            }
         };
         // Plan with Ballista's restrictions on DataFusion's options (no physical scalar
         // subqueries, …), as its own client would.
@@ -100,10 +106,23 @@ impl Cluster {
     }
 }
 
-/// `plan` with every Delta table scan reading its snapshot's pinned Parquet files; `None`
-/// when the plan scans no table at all.
-fn pin_delta_scans(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
+/// What [`pin_delta_scans`] made of a plan.
+enum Pinned {
+    /// Every table it reads can be read on the executors.
+    Ship(LogicalPlan),
+    /// It reads no table (`SELECT 1`): not worth a job.
+    NoTable,
+    /// It reads a table that exists only in this process (a pipeline's raw batch, a
+    /// temporary table, `information_schema`): shipping it would mean putting its rows in
+    /// the plan, past the size of a gRPC message for any real batch.
+    Local(String),
+}
+
+/// `plan` with every Delta table scan reading its snapshot's pinned Parquet files. Files
+/// read by path (`'data/x.parquet'`) are read there as they are.
+fn pin_delta_scans(plan: &LogicalPlan) -> Result<Pinned> {
     let mut scans = 0usize;
+    let mut local: Option<String> = None;
     let mut refused: Option<Error> = None;
     let pinned = plan
         .clone()
@@ -114,6 +133,9 @@ fn pin_delta_scans(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
             scans += 1;
             let provider = source_as_provider(&scan.source)?;
             let Some(delta) = provider.downcast_ref::<SnapshotProvider>() else {
+                if provider.downcast_ref::<ListingTable>().is_none() {
+                    local.get_or_insert_with(|| scan.table_name.to_string());
+                }
                 return Ok(Transformed::no(node));
             };
             let table =
@@ -139,5 +161,9 @@ fn pin_delta_scans(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
     if let Some(e) = refused {
         return Err(e);
     }
-    Ok((scans > 0).then_some(pinned))
+    Ok(match local {
+        Some(table) => Pinned::Local(table),
+        None if scans == 0 => Pinned::NoTable,
+        None => Pinned::Ship(pinned),
+    })
 }
