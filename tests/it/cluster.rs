@@ -335,3 +335,26 @@ fn killing_an_executor_mid_query_retries_or_fails_clearly() {
         );
     }
 }
+
+#[test]
+fn an_unreachable_scheduler_is_a_clear_error_not_a_local_run() {
+    let wh = Wh::new();
+    wh.ok("CREATE TABLE t AS SELECT 1 AS x");
+    // A port nothing listens on.
+    let port = free_port();
+    let out = wh
+        .cmd()
+        .args(["--cluster", &format!("df://127.0.0.1:{port}")])
+        .args(["query", "SELECT count(*) FROM t"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the cluster at df://127.0.0.1:{port} failed the query"
+        )) && stderr.contains("stockroom cluster scheduler"),
+        "{stderr}"
+    );
+}
