@@ -58,10 +58,22 @@ fn wait_listening(port: u16, node: &mut Node) {
     }
 }
 
-fn node(logs: &Path, name: &str, args: &[String]) -> Node {
+/// Where the nodes' warehouse is and its store's settings (none for a local warehouse).
+#[derive(Default)]
+struct Store {
+    warehouse: Option<String>,
+    env: Vec<(&'static str, String)>,
+}
+
+fn node(logs: &Path, name: &str, store: &Store, args: &[String]) -> Node {
     let log = logs.join(format!("{name}.log"));
     let file = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(assert_cmd::cargo::cargo_bin("stockroom"))
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("stockroom"));
+    if let Some(w) = &store.warehouse {
+        command.arg("--warehouse").arg(w);
+    }
+    command.envs(store.env.iter().map(|(k, v)| (k, v)));
+    let child = command
         .arg("cluster")
         .args(args)
         .env("STOCKROOM_LOG", "stockroom=info")
@@ -76,11 +88,16 @@ fn node(logs: &Path, name: &str, args: &[String]) -> Node {
 
 impl Cluster {
     fn start() -> Self {
+        Self::start_on(&Store::default())
+    }
+
+    fn start_on(store: &Store) -> Self {
         let logs = tempfile::tempdir().expect("log dir");
         let port = free_port();
         let mut scheduler = node(
             logs.path(),
             "scheduler",
+            store,
             &[
                 "scheduler".into(),
                 "--listen".into(),
@@ -94,6 +111,7 @@ impl Cluster {
             let mut e = node(
                 logs.path(),
                 &format!("executor{i}"),
+                store,
                 &[
                     "executor".into(),
                     "--scheduler".into(),
@@ -356,5 +374,43 @@ fn an_unreachable_scheduler_is_a_clear_error_not_a_local_run() {
             "the cluster at df://127.0.0.1:{port} failed the query"
         )) && stderr.contains("stockroom cluster scheduler"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn executors_read_an_s3_warehouse_with_the_clients_settings() {
+    let moto = crate::s3::Moto::start();
+    let prefix = "clustered";
+    let cluster = Cluster::start_on(&Store {
+        warehouse: Some(format!("s3://lake/{prefix}")),
+        env: moto.aws_env(),
+    });
+    moto.csv(
+        prefix,
+        "CREATE TABLE ratios PARTITIONED BY (shop) AS \
+         SELECT * FROM (VALUES ('a', 7.0, 2.0), ('a', 1.0, 0.0), ('b', 9.0, 3.0)) AS t(shop, num, den)",
+    );
+    let sql = "SELECT shop, sum(safe_div(num, den)) AS r FROM ratios GROUP BY shop ORDER BY shop";
+    let local = moto.csv(prefix, sql);
+    assert_eq!(local, "shop,r\na,3.5\nb,3.0\n");
+    let out = moto
+        .cmd(prefix)
+        .args([
+            "--cluster",
+            &cluster.address,
+            "query",
+            sql,
+            "--format",
+            "csv",
+        ])
+        .output()
+        .expect("run");
+    assert_success(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), local);
+    let logs = cluster.executor_logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(" task ") && l.contains("clustered/tables/ratios/shop=")),
+        "no executor read the bucket's files:\n{logs}"
     );
 }
