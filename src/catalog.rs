@@ -80,9 +80,121 @@ fn normalize_timestamp(ts: &str) -> Result<String> {
     Err(Error::BadTimestamp(ts.to_string()))
 }
 
-/// A DataFusion table provider for a loaded Delta table.
+/// A DataFusion table provider for a loaded Delta table: deltalake's own, wrapped in a
+/// [`SnapshotProvider`] that remembers the snapshot it reads.
 pub async fn delta_provider(table: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
-    Ok(table.table_provider().await?)
+    Ok(Arc::new(SnapshotProvider {
+        inner: table.table_provider().await?,
+        table: table.clone(),
+    }))
+}
+
+/// deltalake's table provider plus the table it was built from, at that version. It
+/// behaves exactly like deltalake's provider (every method forwards to it); it exists so
+/// that code planning a statement elsewhere (the cluster, which cannot ship deltalake's scan)
+/// can find the statement's snapshot — its pinned file list — behind a table scan.
+#[derive(Debug)]
+pub struct SnapshotProvider {
+    inner: Arc<dyn TableProvider>,
+    table: DeltaTable,
+}
+
+impl SnapshotProvider {
+    /// The Delta table at the version this provider reads.
+    pub fn table(&self) -> &DeltaTable {
+        &self.table
+    }
+}
+
+#[async_trait]
+impl TableProvider for SnapshotProvider {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.inner.schema()
+    }
+
+    fn constraints(&self) -> Option<&datafusion::common::Constraints> {
+        self.inner.constraints()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        self.inner.get_table_definition()
+    }
+
+    fn get_logical_plan(
+        &self,
+    ) -> Option<std::borrow::Cow<'_, datafusion::logical_expr::LogicalPlan>> {
+        self.inner.get_logical_plan()
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&datafusion::prelude::Expr> {
+        self.inner.get_column_default(column)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::prelude::Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.scan(state, projection, filters, limit).await
+    }
+
+    async fn scan_with_args<'a>(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        args: datafusion::catalog::ScanArgs<'a>,
+    ) -> DfResult<datafusion::catalog::ScanResult> {
+        self.inner.scan_with_args(state, args).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&datafusion::prelude::Expr],
+    ) -> DfResult<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<datafusion::common::Statistics> {
+        self.inner.statistics()
+    }
+
+    async fn insert_into(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        input: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        insert_op: datafusion::logical_expr::dml::InsertOp,
+    ) -> DfResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.insert_into(state, input, insert_op).await
+    }
+
+    async fn delete_from(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        filters: Vec<datafusion::prelude::Expr>,
+    ) -> DfResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.delete_from(state, filters).await
+    }
+
+    async fn update(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        assignments: Vec<(String, datafusion::prelude::Expr)>,
+        filters: Vec<datafusion::prelude::Expr>,
+    ) -> DfResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.update(state, assignments, filters).await
+    }
+
+    async fn truncate(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+    ) -> DfResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.truncate(state).await
+    }
 }
 
 /// The default schema: warehouse Delta tables plus whatever the session registered itself

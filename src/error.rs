@@ -161,6 +161,10 @@ pub enum Error {
     #[error(transparent)]
     Serve(#[from] crate::serve::error::ServeError),
 
+    /// `--cluster` and `stockroom cluster …` (src/cluster/error.rs).
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::error::ClusterError),
+
     /// `\chart` and the report's charts (src/chart/error.rs).
     #[error(transparent)]
     Chart(#[from] crate::chart::error::ChartError),

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod chart;
+pub mod cluster;
 pub mod error;
 pub mod exec;
 pub mod external;

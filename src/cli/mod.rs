@@ -3,6 +3,8 @@
 mod bench;
 mod bench_scale;
 mod bench_stream;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod completion;
 mod demo;
 mod dq;
@@ -22,6 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use stockroom::cluster::ClusterAddress;
 use stockroom::session::{SessionOptions, parse_memory_limit};
 use stockroom::{Executor, Warehouse};
 
@@ -46,6 +49,12 @@ pub struct Args {
     /// Memory queries may use before spilling to disk, e.g. 512M or 4G.
     #[arg(long, global = true, env = "STOCKROOM_MEMORY_LIMIT")]
     pub memory_limit: Option<String>,
+
+    /// Run reads on a Ballista cluster: the scheduler's address, df://HOST:PORT. Statements
+    /// are planned here; queries, and the SELECTs feeding writes, execute on the cluster's
+    /// executors; writes are committed here (needs a build with the `cluster` feature).
+    #[arg(long, global = true, env = "STOCKROOM_CLUSTER")]
+    pub cluster: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -78,6 +87,9 @@ pub enum Command {
     Schedule(schedule::ScheduleArgs),
     /// Serve the warehouse over the PostgreSQL wire protocol (psql, BI tools, drivers).
     Serve(serve::ServeArgs),
+    /// Run a node of a Ballista cluster: `cluster scheduler` or `cluster executor`.
+    #[cfg(feature = "cluster")]
+    Cluster(cluster::ClusterArgs),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -89,10 +101,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .transpose()?,
         target_partitions: None,
     };
+    let cluster = args
+        .cluster
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(ClusterAddress::parse)
+        .transpose()?;
     let open = |path: &PathBuf| -> anyhow::Result<Executor> {
         // The library's error already names the directory and the OS error.
         let wh = Warehouse::open(path)?;
-        Ok(Executor::new(wh, &opts)?)
+        let exec = Executor::new(wh, &opts)?;
+        Ok(match &cluster {
+            Some(c) => exec.with_cluster(c.clone())?,
+            None => exec,
+        })
     };
     match args.command {
         None | Some(Command::Repl) => repl::run(open(&args.warehouse)?).await,
@@ -108,6 +130,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Report(a)) => report::run(open(&args.warehouse)?, a).await,
         Some(Command::Schedule(a)) => schedule::run(&args.warehouse, a),
         Some(Command::Serve(a)) => serve::run(a, args.warehouse.clone(), opts).await,
+        #[cfg(feature = "cluster")]
+        Some(Command::Cluster(a)) => cluster::run(a, &args.warehouse).await,
         Some(Command::Demo(a)) => {
             let wh = a
                 .warehouse_override

@@ -10,6 +10,7 @@
 //! 4. DataFusion plans; `CREATE TABLE [AS]` → a Delta table; everything else executes as is
 //!    (SELECT, INSERT through the Delta provider, EXPLAIN, SHOW, CREATE EXTERNAL TABLE, …).
 
+mod cluster;
 pub mod error;
 pub mod maintenance;
 pub mod outcome;
@@ -55,6 +56,8 @@ pub struct Executor {
     memory_limit: Option<usize>,
     /// Where `CREATE TEMP TABLE` and the raw batch go instead of memory, while a run has one.
     scratch: std::sync::Mutex<Option<Arc<scratch::Scratch>>>,
+    /// Where reads run when `--cluster` is given (see [`cluster`]).
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// A statement's result as [`Executor::execute_streamed`] gives it: rows still to be
@@ -127,6 +130,7 @@ impl Executor {
             policy: Policy::default(),
             memory_limit: opts.memory_limit,
             scratch: std::sync::Mutex::new(None),
+            cluster: None,
         })
     }
 
@@ -450,22 +454,26 @@ impl Executor {
                     "would create temporary table {name}"
                 ))));
             }
-            let df = self
-                .ctx
-                .execute_logical_plan(c.input.as_ref().clone())
-                .await?;
-            if let Some(scratch) = self.scratch() {
-                // Under a memory limit: streamed to a Parquet file, never whole in memory.
-                let (provider, rows) = scratch
-                    .write_stream(&name, df.execute_stream().await?)
-                    .await?;
-                self.register_temp_provider(&name, provider)?;
-                return Ok(Streamed::Done(Outcome::Message(format!(
-                    "temporary table {name}: {rows} rows"
-                ))));
-            }
-            let logical = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await?;
+            let input = c.input.as_ref().clone();
+            let logical = Arc::new(input.schema().as_arrow().clone());
+            let batches = match self.read_on_cluster(&input).await? {
+                Some(stream) => self.collect_cluster(stream).await?,
+                None => {
+                    let df = self.ctx.execute_logical_plan(input).await?;
+                    if let Some(scratch) = self.scratch() {
+                        // Under a memory limit: streamed to a Parquet file, never whole in
+                        // memory.
+                        let (provider, rows) = scratch
+                            .write_stream(&name, df.execute_stream().await?)
+                            .await?;
+                        self.register_temp_provider(&name, provider)?;
+                        return Ok(Streamed::Done(Outcome::Message(format!(
+                            "temporary table {name}: {rows} rows"
+                        ))));
+                    }
+                    df.collect().await?
+                }
+            };
             // The physical batches can differ from the logical schema in details (view or
             // dictionary strings, nullability); the table takes what the batches hold.
             let schema = batches.first().map(|b| b.schema()).unwrap_or(logical);
@@ -493,7 +501,7 @@ impl Executor {
                 ))));
             }
             let opts = create_opts.unwrap_or_default();
-            let input = c.input.as_ref().clone();
+            let input = self.offload_input(c.input.as_ref().clone()).await?;
             let report = write::CreateTable::new(&self.warehouse, name)
                 .with_mode(mode)
                 .with_partition_columns(opts.partition_by)
@@ -525,6 +533,26 @@ impl Executor {
             Some(name) if self.warehouse.is_table(name) => Some(self.file_count(name).await?),
             _ => None,
         };
+        // The switch point to a cluster: a query runs there, an INSERT's source rows are
+        // computed there and committed here.
+        let plan = match plan {
+            LogicalPlan::Dml(mut dml) if insert_target.is_some() => {
+                dml.input = Arc::new(self.offload_input(dml.input.as_ref().clone()).await?);
+                LogicalPlan::Dml(dml)
+            }
+            plan => plan,
+        };
+        if insert_target.is_none()
+            && ddl.is_none()
+            && let Some(stream) = self.read_on_cluster(&plan).await?
+        {
+            if mode == Mode::Stream {
+                return Ok(Streamed::Rows(stream));
+            }
+            let schema = Arc::new(plan.schema().as_arrow().clone());
+            let batches = self.collect_cluster(stream).await?;
+            return Ok(Streamed::Done(Outcome::Rows { schema, batches }));
+        }
         let df = self.ctx.execute_logical_plan(plan).await?;
         if mode == Mode::Stream && insert_target.is_none() && ddl.is_none() {
             return Ok(Streamed::Rows(df.execute_stream().await?));

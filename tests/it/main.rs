@@ -1,6 +1,8 @@
 //! The integration tests: one binary (each extra test binary would link the whole stack
 //! again). Every test drives the real `stockroom` executable on a temporary warehouse.
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod common;
 mod ecommerce;
 mod engine;

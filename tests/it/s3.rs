@@ -27,7 +27,7 @@ fn venv() -> PathBuf {
 }
 
 /// A `moto_server` on a free loopback port, stopped when dropped.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     port: u16,
     /// The working directory of every command: a stray local `s3:` folder would show here.
@@ -35,7 +35,7 @@ struct Moto {
 }
 
 impl Moto {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let bin = venv().join("bin/moto_server");
         assert!(
             bin.exists(),
@@ -128,7 +128,7 @@ impl Moto {
     }
 
     /// `stockroom --warehouse s3://lake/<prefix> …` with the server's AWS variables.
-    fn cmd(&self, prefix: &str) -> Command {
+    pub(crate) fn cmd(&self, prefix: &str) -> Command {
         self.cmd_at(&format!("s3://{BUCKET}/{prefix}"))
     }
 
@@ -146,7 +146,7 @@ impl Moto {
         c
     }
 
-    fn aws_env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn aws_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL", self.endpoint()),
             ("AWS_ALLOW_HTTP", "true".into()),
@@ -156,7 +156,7 @@ impl Moto {
         ]
     }
 
-    fn csv(&self, prefix: &str, sql: &str) -> String {
+    pub(crate) fn csv(&self, prefix: &str, sql: &str) -> String {
         let out = self
             .cmd(prefix)
             .args(["query", sql, "--format", "csv"])
