@@ -76,6 +76,15 @@ pub enum Error {
     #[error(transparent)]
     StorageUse(#[from] crate::storage::error::StorageError),
 
+    /// A landing file whose bytes changed between the two reads of a streamed run (its hash,
+    /// then its records): which content the ledger should record is unknowable.
+    #[error(
+        "landing file {0} changed while the run read it; a file must not be written once it is \
+         in landing (write it elsewhere, or under a .tmp name, then rename it). Run the pipeline \
+         again"
+    )]
+    LandingFileChanged(String),
+
     /// A warehouse directory without a `file://` URL (a relative path).
     #[error("not an absolute path: {0}")]
     NotAbsolute(String),

@@ -64,9 +64,10 @@ pub struct RunArgs {
     #[arg(long = "var", value_parser = super::parse_var)]
     pub vars: Vec<(String, String)>,
     /// Reject a landing file whole (TOO_LARGE) past this many bytes, decompressed for .gz;
-    /// checked while reading.
-    #[arg(long, default_value_t = stockroom::ingest::DEFAULT_MAX_FILE_BYTES)]
-    pub max_file_bytes: u64,
+    /// checked while reading. Default 1 GiB; 16 GiB under --memory-limit, where a file is
+    /// streamed and its size no longer decides the memory a run needs.
+    #[arg(long)]
+    pub max_file_bytes: Option<u64>,
     /// Seconds a landing file's size and mtime must stay unchanged before it is taken (an
     /// upload still in progress is left for a later run). 0 takes files at once.
     #[arg(long, default_value_t = 2.0, env = "STOCKROOM_SETTLE", value_parser = parse_seconds)]
@@ -142,7 +143,7 @@ pub async fn run(exec: Executor, args: PipelineArgs) -> anyhow::Result<ExitCode>
                 validate_only: false,
                 on_step: progress(r.json),
                 vars,
-                max_file_bytes: Some(r.max_file_bytes),
+                max_file_bytes: r.max_file_bytes,
                 settle: std::time::Duration::from_secs_f64(r.settle),
             };
             if let (Some(step), Some(name)) = (&r.step, &r.name) {

@@ -97,9 +97,9 @@ impl Scratch {
         &self.dir
     }
 
-    /// A new Parquet file for the table `name` (a fresh folder per registration, so a table
-    /// created again never mixes with its earlier files).
-    pub fn writer(&self, name: &str, schema: SchemaRef) -> Result<ScratchWriter> {
+    /// A new table `name` (a fresh folder per registration, so a table created again never
+    /// mixes with its earlier files); its rows go to one or more [`ScratchTable::part`]s.
+    pub fn table(&self, name: &str, schema: SchemaRef) -> Result<ScratchTable> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let safe: String = name
             .chars()
@@ -109,21 +109,10 @@ impl Scratch {
         let dir = self.dir.join(format!("{n:04}-{safe}"));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let path = dir.join("part-0.parquet");
-        let file = std::fs::File::create(&path)
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
-        let props = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            // Written once, read once or twice, then deleted: speed over size.
-            .set_compression(Compression::LZ4_RAW)
-            .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(DataFusionError::from)?;
-        Ok(ScratchWriter {
+        Ok(ScratchTable {
             dir,
             schema,
-            writer,
-            rows: 0,
+            next_part: AtomicUsize::new(0),
         })
     }
 
@@ -133,12 +122,59 @@ impl Scratch {
         name: &str,
         mut stream: SendableRecordBatchStream,
     ) -> Result<(Arc<dyn TableProvider>, usize)> {
-        let mut w = self.writer(name, stream.schema())?;
+        let table = self.table(name, stream.schema())?;
+        let mut w = table.part()?;
         while let Some(batch) = stream.next().await {
             w.write(&batch?)?;
         }
         let rows = w.rows;
-        Ok((w.finish()?, rows))
+        w.close()?;
+        Ok((table.provider()?, rows))
+    }
+}
+
+/// A table in the scratch directory: a folder of Parquet files (parts), scanned as one table.
+/// Parts can be written at the same time (one landing file each, on every core).
+#[derive(Debug)]
+pub struct ScratchTable {
+    dir: PathBuf,
+    schema: SchemaRef,
+    next_part: AtomicUsize,
+}
+
+impl ScratchTable {
+    /// A new Parquet file of the table.
+    pub fn part(&self) -> Result<ScratchWriter> {
+        let n = self.next_part.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("part-{n:05}.parquet"));
+        let file = std::fs::File::create(&path)
+            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            // Written once, read once or twice, then deleted: speed over size.
+            .set_compression(Compression::LZ4_RAW)
+            .build();
+        let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props))
+            .map_err(DataFusionError::from)?;
+        Ok(ScratchWriter {
+            path,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// The table that scans every part closed so far (the caller has closed or discarded
+    /// every part it opened).
+    pub fn provider(&self) -> Result<Arc<dyn TableProvider>> {
+        let url = url::Url::from_directory_path(&self.dir)
+            .map_err(|()| Error::NotAbsolute(self.dir.display().to_string()))?;
+        let url = ListingTableUrl::parse(url.as_str())?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(self.schema.clone());
+        Ok(Arc::new(ListingTable::try_new(config)?))
     }
 }
 
@@ -156,10 +192,9 @@ impl Drop for Scratch {
     }
 }
 
-/// A table being written to the scratch directory.
+/// One Parquet file of a [`ScratchTable`] being written.
 pub struct ScratchWriter {
-    dir: PathBuf,
-    schema: SchemaRef,
+    path: PathBuf,
     writer: ArrowWriter<std::fs::File>,
     rows: usize,
 }
@@ -175,17 +210,17 @@ impl ScratchWriter {
         self.rows
     }
 
-    /// Closes the file and returns the table that scans it.
-    pub fn finish(self) -> Result<Arc<dyn TableProvider>> {
+    /// Completes the file: its rows are part of the table from now on.
+    pub fn close(self) -> Result<()> {
         self.writer.close().map_err(DataFusionError::from)?;
-        let url = url::Url::from_directory_path(&self.dir)
-            .map_err(|()| Error::NotAbsolute(self.dir.display().to_string()))?;
-        let url = ListingTableUrl::parse(url.as_str())?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new(url)
-            .with_listing_options(options)
-            .with_schema(self.schema);
-        Ok(Arc::new(ListingTable::try_new(config)?))
+        Ok(())
+    }
+
+    /// Removes the file: none of its rows belong to the table (a landing file rejected whole
+    /// after some of its rows were written).
+    pub fn discard(self) -> Result<()> {
+        drop(self.writer);
+        std::fs::remove_file(&self.path)
+            .map_err(|e| Error::io(format!("cannot remove {}", self.path.display()), e))
     }
 }

@@ -186,41 +186,95 @@ fn unquote(raw: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Read a CSV text into `out`; `Some(rejection)` when the file cannot be read.
-pub(super) fn read<'t>(
-    text: &'t str,
+/// `EMPTY` when a file had a header and no record.
+pub(super) fn no_records(label: &str, header: &Header, rows: usize) -> Option<FileRead> {
+    (rows == 0).then(|| {
+        FileRead::rejected(
+            codes::EMPTY,
+            format!(
+                "{label}: a header (line {}) but no records after it",
+                header.line
+            ),
+        )
+    })
+}
+
+/// A file's header: where each wanted field is.
+pub(super) struct Header {
+    /// Its line number.
+    pub line: usize,
+    /// Fields per well-formed record.
+    ncols: usize,
+    /// For each wanted field, its column in the file.
+    columns: Vec<Option<usize>>,
+}
+
+pub(super) enum HeaderRead {
+    Done {
+        header: Header,
+        /// Where the first record (or blank line) after the header starts, and its line.
+        next: usize,
+        next_line: usize,
+    },
+    Reject(FileRead),
+    /// The text ends before the header does (only when it is not the end of the file):
+    /// `blank` bytes of blank lines (`lines` of them) lead the text and can be dropped.
+    NeedMore {
+        blank: usize,
+        lines: usize,
+    },
+}
+
+/// The header: the first non-blank record of `text`, which starts at line `first_line` of
+/// the file, before any record. With `at_eof` false, `text` is only a first piece of the
+/// file and may end inside the header.
+pub(super) fn read_header(
+    text: &str,
     label: &str,
     specs: &[FieldSpec],
     max_record: usize,
-    chunk_bytes: usize,
-    out: &mut Batches<'t>,
-) -> Result<Option<FileRead>, Error> {
+    at_eof: bool,
+    first_line: usize,
+) -> HeaderRead {
     let b = text.as_bytes();
     let n = b.len();
     let mut fields: Vec<(usize, usize)> = Vec::with_capacity(32);
-    let mut line = 1usize;
-
-    // The header: the first non-blank record.
+    let mut line = first_line;
     let pos = skip_blank_lines(b, 0, n, &mut line);
     if pos >= n {
-        return Ok(Some(FileRead::rejected(
+        if !at_eof {
+            return HeaderRead::NeedMore {
+                blank: pos,
+                lines: line - first_line,
+            };
+        }
+        return HeaderRead::Reject(FileRead::rejected(
             codes::EMPTY,
             format!("{label}: no header and no records (the file holds only blank lines)"),
-        )));
+        ));
     }
     let header = split_record(b, pos, &mut fields);
     let header_line = line;
     if header.unterminated {
-        return Ok(Some(FileRead::rejected(
+        if n - pos > max_record {
+            return HeaderRead::Reject(too_long(label, header_line, max_record));
+        }
+        if !at_eof {
+            return HeaderRead::NeedMore {
+                blank: pos,
+                lines: line - first_line,
+            };
+        }
+        return HeaderRead::Reject(FileRead::rejected(
             codes::UNREADABLE,
             format!(
                 "{label}: the header (line {header_line}) has a quote that is never closed; fix \
                  the header row"
             ),
-        )));
+        ));
     }
     if header.end - header.start > max_record {
-        return Ok(Some(too_long(label, header_line, &header, max_record)));
+        return HeaderRead::Reject(too_long(label, header_line, max_record));
     }
     let names: Vec<String> = fields
         .iter()
@@ -250,7 +304,7 @@ pub(super) fn read<'t>(
             .iter()
             .map(|&(s, e)| field_value(&text[s..e]).unwrap_or_default().into_owned())
             .collect();
-        return Ok(Some(FileRead::rejected(
+        return HeaderRead::Reject(FileRead::rejected(
             codes::MISSING_COLUMNS,
             format!(
                 "{label}: the header (line {header_line}) lacks required column(s) {}; columns \
@@ -258,66 +312,60 @@ pub(super) fn read<'t>(
                 missing.join(", "),
                 found.join(", ")
             ),
-        )));
+        ));
     }
-    line += 1 + header.inner_lines;
-    let layout = Layout {
-        text,
-        label,
-        ncols,
-        columns: &columns,
-        max_record,
-    };
-    if let Some(reject) = layout.read_records(header.next, line, chunk_bytes, out)? {
-        return Ok(Some(reject));
+    HeaderRead::Done {
+        header: Header {
+            line: header_line,
+            ncols,
+            columns,
+        },
+        next: header.next,
+        next_line: line + 1 + header.inner_lines,
     }
-    if out.rows() == 0 {
-        return Ok(Some(FileRead::rejected(
-            codes::EMPTY,
-            format!("{label}: a header (line {header_line}) but no records after it"),
-        )));
-    }
-    Ok(None)
 }
 
-/// The records of a file, once its header is known.
-struct Layout<'t, 'a> {
-    text: &'t str,
-    label: &'a str,
-    /// Fields per well-formed record.
-    ncols: usize,
-    /// For each wanted field, its column in the file.
-    columns: &'a [Option<usize>],
-    max_record: usize,
+/// How the records after a header are read.
+pub(super) struct Body<'a> {
+    pub header: &'a Header,
+    pub label: &'a str,
+    pub max_record: usize,
+    /// The text ends where the file does. When it does not, a record whose quote is still
+    /// open at the end of the text is left for the next piece (see [`Body::read`]).
+    pub at_eof: bool,
 }
 
 /// The records between two positions, parsed on their own.
 struct Chunk<'t> {
     /// Where parsing started (a line start) and where it stopped: at the first record or
-    /// blank line at or after the chunk's limit, or at the end of the text.
+    /// blank line at or after the chunk's limit, at a record left for the next piece of the
+    /// file, or at the end of the text.
     start: usize,
     end: usize,
     out: Batches<'t>,
     reject: Option<FileRead>,
 }
 
-impl<'t> Layout<'t, '_> {
-    /// Every record from `start` (a line start, line number `line`) to the end, into `out`.
+impl Body<'_> {
+    /// Every record of `text` from `start` (a line start, line number `line`) into `out`;
+    /// returns a rejection, or where reading stopped: the end of the text, or (not at the end
+    /// of the file) the start of a record whose quote is still open there.
     ///
-    /// A large file is cut into chunks of about `chunk_bytes` at line starts, parsed on every
+    /// A large text is cut into chunks of about `chunk_bytes` at line starts, parsed on every
     /// core. A chunk assumes a record starts at its first byte; that holds unless a quoted
     /// field with line breaks spans the cut. The previous chunk knows: it parses on past its
     /// limit to the end of its last record. When it does not end exactly where the next chunk
     /// starts, everything from its end on is parsed again in one piece, so the result is
     /// always that of parsing the file from top to bottom.
-    fn read_records(
+    pub(super) fn read<'t>(
         &self,
+        text: &'t str,
         start: usize,
         line: usize,
         chunk_bytes: usize,
         out: &mut Batches<'t>,
-    ) -> Result<Option<FileRead>, Error> {
-        let b = self.text.as_bytes();
+    ) -> Result<(Option<FileRead>, usize), Error> {
+        let b = text.as_bytes();
         let n = b.len();
         let mut cuts = vec![start];
         let step = chunk_bytes.max(1);
@@ -326,7 +374,7 @@ impl<'t> Layout<'t, '_> {
             if target >= n {
                 break;
             }
-            match b[target..].iter().position(|&c| c == b'\n') {
+            match memchr::memchr(b'\n', &b[target..]) {
                 Some(p) if target + p + 1 < n => cuts.push(target + p + 1),
                 _ => break,
             }
@@ -338,7 +386,7 @@ impl<'t> Layout<'t, '_> {
             .collect();
         // The line number at each cut: line breaks before it, counted per range in parallel.
         let breaks = parallel_map(&ranges, |&(s, e)| {
-            b[s..e].iter().filter(|&&c| c == b'\n').count()
+            memchr::memchr_iter(b'\n', &b[s..e]).count()
         });
         let mut jobs = Vec::with_capacity(ranges.len());
         let mut at = line;
@@ -346,45 +394,53 @@ impl<'t> Layout<'t, '_> {
             jobs.push((s, e, at));
             at += count;
         }
-        let chunks = parallel_map(&jobs, |&(s, e, l)| self.parse(s, e, l, out.sibling()));
+        let chunks = parallel_map(&jobs, |&(s, e, l)| self.parse(text, s, e, l, out.sibling()));
 
         let mut expected = start;
         for chunk in chunks {
             let chunk = chunk?;
             if chunk.start != expected {
-                // A multi-line record spans the cut before this chunk: parse the rest again.
-                let line = line + b[start..expected].iter().filter(|&&c| c == b'\n').count();
-                let rest = self.parse(expected, n, line, out.sibling())?;
+                // A multi-line record spans the cut before this chunk (or is left for the
+                // next piece of the file): parse the rest again.
+                let line = line + memchr::memchr_iter(b'\n', &b[start..expected]).count();
+                let rest = self.parse(text, expected, n, line, out.sibling())?;
                 if rest.reject.is_some() {
-                    return Ok(rest.reject);
+                    return Ok((rest.reject, rest.end));
                 }
                 out.absorb(rest.out)?;
-                return Ok(None);
+                return Ok((None, rest.end));
             }
             if chunk.reject.is_some() {
-                return Ok(chunk.reject);
+                return Ok((chunk.reject, chunk.end));
             }
             out.absorb(chunk.out)?;
             expected = chunk.end;
         }
-        Ok(None)
+        Ok((None, expected))
     }
 
-    /// Parse the records from `pos` (a line start, line number `line`) until the first one
-    /// starting at or after `limit`.
-    fn parse(
+    /// Parse the records of `text` from `pos` (a line start, line number `line`) until the
+    /// first one starting at or after `limit`.
+    fn parse<'t>(
         &self,
+        text: &'t str,
         mut pos: usize,
         limit: usize,
         mut line: usize,
         mut out: Batches<'t>,
     ) -> Result<Chunk<'t>, Error> {
-        let text = self.text;
         let b = text.as_bytes();
         let n = b.len();
         let start = pos;
+        let columns = &self.header.columns;
         let mut fields: Vec<(usize, usize)> = Vec::with_capacity(32);
-        let mut values: Vec<Option<Cow<'t, str>>> = Vec::with_capacity(self.columns.len());
+        let mut values: Vec<Option<Cow<'t, str>>> = Vec::with_capacity(columns.len());
+        let stop = |end: usize, out: Batches<'t>, reject: Option<FileRead>| Chunk {
+            start,
+            end,
+            out,
+            reject,
+        };
         loop {
             pos = skip_blank_lines(b, pos, limit, &mut line);
             if pos >= limit || pos >= n {
@@ -392,21 +448,31 @@ impl<'t> Layout<'t, '_> {
             }
             let span = split_record(b, pos, &mut fields);
             if span.end - span.start > self.max_record {
-                let reject = too_long(self.label, line, &span, self.max_record);
-                return Ok(Chunk {
-                    start,
-                    end: pos,
-                    out,
-                    reject: Some(reject),
-                });
+                let reject = too_long(self.label, line, self.max_record);
+                return Ok(stop(pos, out, Some(reject)));
+            }
+            if span.unterminated {
+                // Whether the quote closes later decides what this record is: more than a
+                // record's worth of text after it is too long either way; otherwise only the
+                // end of the file says the quote is never closed.
+                if n - span.start > self.max_record {
+                    let reject = too_long(self.label, line, self.max_record);
+                    return Ok(stop(pos, out, Some(reject)));
+                }
+                if !self.at_eof {
+                    return Ok(stop(pos, out, None));
+                }
             }
             let record = &text[span.start..span.end];
-            if span.unterminated || fields.len() != self.ncols || record.as_bytes().contains(&0) {
+            if span.unterminated
+                || fields.len() != self.header.ncols
+                || record.as_bytes().contains(&0)
+            {
                 out.push::<&str>(line, record, None)?;
             } else {
                 values.clear();
                 values.extend(
-                    self.columns
+                    columns
                         .iter()
                         .map(|col| col.and_then(|c| field_value(&text[fields[c].0..fields[c].1]))),
                 );
@@ -415,22 +481,18 @@ impl<'t> Layout<'t, '_> {
             line += 1 + span.inner_lines;
             pos = span.next;
         }
-        Ok(Chunk {
-            start,
-            end: pos.min(n).max(start),
-            out,
-            reject: None,
-        })
+        Ok(stop(pos.min(n).max(start), out, None))
     }
 }
 
-fn too_long(label: &str, line: usize, span: &Span, max: usize) -> FileRead {
+/// A record over the limit. Its exact length is not given: read in pieces, a record whose
+/// quote is still open after `max` bytes is rejected there, before its end is known.
+fn too_long(label: &str, line: usize, max: usize) -> FileRead {
     FileRead::rejected(
         codes::LINE_TOO_LONG,
         format!(
-            "{label}: the record starting at line {line} is {} bytes long, over the {} MiB \
-             limit (a quoted field that spans many lines? check for an unbalanced quote)",
-            span.end - span.start,
+            "{label}: the record starting at line {line} is longer than {max} bytes (the {} MiB \
+             limit); a quoted field that spans many lines? check for an unbalanced quote",
             max >> 20
         ),
     )

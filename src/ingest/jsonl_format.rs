@@ -12,79 +12,111 @@ use super::batch::Batches;
 use super::{FieldSpec, FileRead, codes, is_blank};
 use crate::error::Error;
 
-/// Read a JSON-lines text into `out`; `Some(rejection)` when the file cannot be read.
-pub(super) fn read(
-    text: &str,
-    label: &str,
-    specs: &[FieldSpec],
-    out: &mut Batches,
-) -> Result<Option<FileRead>, Error> {
-    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    // A field asked for twice reads the same key: (later index, first index) pairs.
-    let aliases: Vec<(usize, usize)> = (0..names.len())
-        .filter_map(|j| {
-            let first = names.iter().position(|n| *n == names[j])?;
-            (first != j).then_some((j, first))
-        })
-        .collect();
-    let mut values: Vec<Option<&str>> = vec![None; names.len()];
-    let mut present = vec![false; names.len()];
-    // Which fields occur (even as null) in at least one object of the file.
-    let mut seen = vec![false; names.len()];
-    let mut objects = 0usize;
-    let mut first_object: Option<(usize, &str)> = None;
+/// What reading a JSON-lines file has seen so far; the text comes in pieces of whole lines
+/// ([`JsonlRead::feed`]), the verdict at the end ([`JsonlRead::finish`]).
+pub(super) struct JsonlRead<'s> {
+    specs: &'s [FieldSpec],
+    names: Vec<&'s str>,
+    /// A field asked for twice reads the same key: (later index, first index) pairs.
+    aliases: Vec<(usize, usize)>,
+    /// Which fields occur (even as null) in at least one object of the file.
+    seen: Vec<bool>,
+    objects: usize,
+    /// The first object's line and keys (for the MISSING_COLUMNS message).
+    first_object: Option<(usize, Vec<String>)>,
+    rows: usize,
+}
 
-    for (i, raw_line) in text.split('\n').enumerate() {
-        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
-        if is_blank(line.as_bytes()) {
-            continue;
-        }
-        values.iter_mut().for_each(|v| *v = None);
-        present.iter_mut().for_each(|p| *p = false);
-        if parse_object(line, &names, &mut values, &mut present) {
-            for &(j, first) in &aliases {
-                values[j] = values[first];
-                present[j] = present[first];
-            }
-            objects += 1;
-            first_object.get_or_insert((i + 1, line));
-            for (s, p) in seen.iter_mut().zip(&present) {
-                *s |= *p;
-            }
-            out.push(i + 1, line, Some(&values))?;
-        } else {
-            out.push::<&str>(i + 1, line, None)?;
+impl<'s> JsonlRead<'s> {
+    pub(super) fn new(specs: &'s [FieldSpec]) -> Self {
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        let aliases = (0..names.len())
+            .filter_map(|j| {
+                let first = names.iter().position(|n| *n == names[j])?;
+                (first != j).then_some((j, first))
+            })
+            .collect();
+        JsonlRead {
+            specs,
+            seen: vec![false; names.len()],
+            names,
+            aliases,
+            objects: 0,
+            first_object: None,
+            rows: 0,
         }
     }
 
-    if out.rows() == 0 {
-        return Ok(Some(FileRead::rejected(
-            codes::EMPTY,
-            format!("{label}: no records (the file holds only blank lines)"),
-        )));
+    /// The lines of `text` (whole lines; the first is line `first_line` of the file) into `out`.
+    pub(super) fn feed<'t>(
+        &mut self,
+        text: &'t str,
+        first_line: usize,
+        out: &mut Batches<'t>,
+    ) -> Result<(), Error> {
+        let mut values: Vec<Option<&str>> = vec![None; self.names.len()];
+        let mut present = vec![false; self.names.len()];
+        for (i, raw_line) in text.split('\n').enumerate() {
+            let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+            if is_blank(line.as_bytes()) {
+                continue;
+            }
+            let number = first_line + i;
+            values.iter_mut().for_each(|v| *v = None);
+            present.iter_mut().for_each(|p| *p = false);
+            if parse_object(line, &self.names, &mut values, &mut present) {
+                for &(j, first) in &self.aliases {
+                    values[j] = values[first];
+                    present[j] = present[first];
+                }
+                self.objects += 1;
+                if self.first_object.is_none() {
+                    self.first_object = Some((number, object_keys(line)));
+                }
+                for (s, p) in self.seen.iter_mut().zip(&present) {
+                    *s |= *p;
+                }
+                out.push(number, line, Some(&values))?;
+            } else {
+                out.push::<&str>(number, line, None)?;
+            }
+            self.rows += 1;
+        }
+        Ok(())
     }
-    // A file with no object at all keeps its records: each is MALFORMED, which says more than
-    // "missing columns" would.
-    if let Some((first_line, first)) = first_object {
-        let missing: Vec<&str> = specs
+
+    /// `Some(rejection)` when the whole file, now read, cannot be taken.
+    pub(super) fn finish(&self, label: &str) -> Option<FileRead> {
+        if self.rows == 0 {
+            return Some(FileRead::rejected(
+                codes::EMPTY,
+                format!("{label}: no records (the file holds only blank lines)"),
+            ));
+        }
+        // A file with no object at all keeps its records: each is MALFORMED, which says more
+        // than "missing columns" would.
+        let (first_line, keys) = self.first_object.as_ref()?;
+        let missing: Vec<&str> = self
+            .specs
             .iter()
-            .zip(&seen)
+            .zip(&self.seen)
             .filter(|(spec, seen)| spec.required && !**seen)
             .map(|(spec, _)| spec.name.as_str())
             .collect();
-        if !missing.is_empty() {
-            let keys = object_keys(first).join(", ");
-            return Ok(Some(FileRead::rejected(
-                codes::MISSING_COLUMNS,
-                format!(
-                    "{label}: required field(s) {} occur in none of the {objects} JSON objects \
-                     of the file; the first object (line {first_line}) has the keys: {keys}",
-                    missing.join(", "),
-                ),
-            )));
+        if missing.is_empty() {
+            return None;
         }
+        Some(FileRead::rejected(
+            codes::MISSING_COLUMNS,
+            format!(
+                "{label}: required field(s) {} occur in none of the {} JSON objects of the \
+                 file; the first object (line {first_line}) has the keys: {}",
+                missing.join(", "),
+                self.objects,
+                keys.join(", ")
+            ),
+        ))
     }
-    Ok(None)
 }
 
 /// Parse one line as a JSON object, filling `values` / `present` for the wanted keys. `false`

@@ -6,8 +6,10 @@
 //! rejects the file whole with a reason code when it cannot be read at all. Field values stay
 //! text ([`raw_schema`]); typing and validation are SQL's job.
 //!
-//! The whole (decompressed) file is read into memory, validated as UTF-8 once, and parsed from
-//! `&str` slices.
+//! A file is read as a stream ([`stream`]): decoded a block at a time, checked byte by byte,
+//! and parsed a piece (a few MB of whole lines) at a time from `&str` slices, so memory holds
+//! a piece of the file, never all of it. [`read_file`] / [`read_bytes`] collect the batches;
+//! [`stream_file`] hands them to the caller as they come.
 
 mod batch;
 pub use batch::constant_text;
@@ -15,6 +17,8 @@ mod csv_format;
 mod jsonl_format;
 #[cfg(test)]
 mod proptests;
+mod stream;
+pub use stream::{Sink, Streamed};
 #[cfg(test)]
 mod tests;
 
@@ -54,10 +58,19 @@ pub mod codes {
 
 /// [`ReadOptions::max_file_bytes`] by default: 1 GiB of (decompressed) data per file.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 30;
+/// The default limit of a pipeline run under `--memory-limit`, whose files are streamed
+/// (memory no longer grows with a file): 16 GiB of (decompressed) data per file, which
+/// still stops a gzip bomb long before it fills a disk.
+pub const DEFAULT_MAX_STREAMED_FILE_BYTES: u64 = 16 << 30;
 /// The longest physical line (and the longest CSV record) accepted: 64 MiB.
 pub const MAX_LINE_BYTES: usize = 64 << 20;
-/// A CSV text larger than this is parsed in chunks of about this size, on every core.
+/// A CSV piece larger than this is parsed in chunks of about this size, on every core.
 const CSV_CHUNK_BYTES: usize = 8 << 20;
+/// Decoded bytes are taken from the file (or the gzip decoder) this many at a time.
+const BLOCK_BYTES: usize = 1 << 20;
+/// A file is parsed in pieces of about this many bytes (cut after a line break): with every
+/// core parsing a piece of its own file, memory holds a few of these, whatever the file size.
+const SEGMENT_BYTES: usize = 32 << 20;
 /// [`ReadOptions::batch_rows`] by default.
 pub const DEFAULT_BATCH_ROWS: usize = 65536;
 
@@ -192,17 +205,11 @@ pub fn read_file(path: &Path, source_name: &str, opts: &ReadOptions) -> Result<F
     if meta.len() > opts.max_file_bytes {
         return Ok(too_large(&label, opts.max_file_bytes, ""));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(opts.max_file_bytes.saturating_add(1))
-                .read_to_end(&mut bytes)
-        })
-        .map_err(|e| Error::io(format!("reading {label}"), e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(format!("reading {label}"), e))?;
     let gzip = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    read_bytes(bytes, gzip, &label, source_name, opts)
+    collect(file, gzip, &label, source_name, opts, Limits::DEFAULT)
 }
 
 /// [`read_file`] on bytes already in memory; `label` names the file in messages.
@@ -213,11 +220,37 @@ pub fn read_bytes(
     source_name: &str,
     opts: &ReadOptions,
 ) -> Result<FileRead, Error> {
-    let limits = Limits {
-        max_line: MAX_LINE_BYTES,
-        chunk_bytes: CSV_CHUNK_BYTES,
-    };
-    read_bytes_limited(bytes, gzip, label, source_name, opts, limits)
+    collect(
+        bytes.as_slice(),
+        gzip,
+        label,
+        source_name,
+        opts,
+        Limits::DEFAULT,
+    )
+}
+
+/// Reads a raw file from `reader` (its bytes as stored: gzip data when `gzip`) and hands its
+/// batches to `sink` piece by piece; memory holds a few pieces of the file, never all of it.
+/// When the verdict is [`Streamed::Rejected`] the file is rejected whole: the caller drops
+/// whatever the sink received. `Err` only for I/O errors.
+pub fn stream_file(
+    reader: impl Read,
+    gzip: bool,
+    label: &str,
+    source_name: &str,
+    opts: &ReadOptions,
+    sink: &mut Sink<'_>,
+) -> Result<Streamed, Error> {
+    stream::read_stream(
+        reader,
+        gzip,
+        label,
+        source_name,
+        opts,
+        Limits::DEFAULT,
+        sink,
+    )
 }
 
 /// Sizes the tests make small.
@@ -225,8 +258,42 @@ pub fn read_bytes(
 struct Limits {
     max_line: usize,
     chunk_bytes: usize,
+    block: usize,
+    segment: usize,
 }
 
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        max_line: MAX_LINE_BYTES,
+        chunk_bytes: CSV_CHUNK_BYTES,
+        block: BLOCK_BYTES,
+        segment: SEGMENT_BYTES,
+    };
+}
+
+/// Streams a file and collects its batches.
+fn collect(
+    reader: impl Read,
+    gzip: bool,
+    label: &str,
+    source_name: &str,
+    opts: &ReadOptions,
+    limits: Limits,
+) -> Result<FileRead, Error> {
+    let mut batches = Vec::new();
+    let mut sink = |b: Vec<RecordBatch>| {
+        batches.extend(b);
+        Ok(())
+    };
+    let verdict = stream::read_stream(reader, gzip, label, source_name, opts, limits, &mut sink)?;
+    Ok(match verdict {
+        Streamed::Taken { rows } => FileRead::Records { batches, rows },
+        Streamed::Rejected { code, message } => FileRead::Rejected { code, message },
+    })
+}
+
+/// [`read_bytes`] with other sizes (tests).
+#[cfg(test)]
 fn read_bytes_limited(
     bytes: Vec<u8>,
     gzip: bool,
@@ -235,78 +302,7 @@ fn read_bytes_limited(
     opts: &ReadOptions,
     limits: Limits,
 ) -> Result<FileRead, Error> {
-    let max_line = limits.max_line;
-    if bytes.is_empty() {
-        return Ok(FileRead::rejected(
-            codes::EMPTY,
-            format!("{label}: the file is empty (0 bytes)"),
-        ));
-    }
-    if !gzip && bytes.len() as u64 > opts.max_file_bytes {
-        return Ok(too_large(label, opts.max_file_bytes, ""));
-    }
-    let bytes = if gzip {
-        match gunzip(&bytes, opts.max_file_bytes) {
-            Ok(b) => b,
-            Err(Gunzip::TooLarge) => {
-                return Ok(too_large(label, opts.max_file_bytes, " once decompressed"));
-            }
-            Err(Gunzip::Corrupt(err, done)) => {
-                return Ok(FileRead::rejected(
-                    codes::BAD_GZIP,
-                    format!(
-                        "{label}: the gzip data is corrupt or truncated ({err}; {done} bytes \
-                         decompressed before the error); re-send the file, or drop the .gz \
-                         suffix if it is not compressed"
-                    ),
-                ));
-            }
-        }
-    } else {
-        bytes
-    };
-    let gz_note = if gzip {
-        " of the decompressed data"
-    } else {
-        ""
-    };
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(t) => t,
-        Err(e) => return Ok(not_utf8(&bytes, e.valid_up_to(), label, gz_note)),
-    };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.len() > max_line
-        && let Some((line, len)) = find_long_line(text.as_bytes(), max_line)
-    {
-        return Ok(FileRead::rejected(
-            codes::LINE_TOO_LONG,
-            format!(
-                "{label}: line {line} is {len} bytes long, over the {} MiB limit; is the file \
-                 really {} with one record per line?",
-                max_line >> 20,
-                format_name(opts.format)
-            ),
-        ));
-    }
-    let mut out = batch::Batches::new(raw_schema(&opts.fields), source_name, opts.batch_rows, text);
-    let parsed = match opts.format {
-        RawFormat::Csv => csv_format::read(
-            text,
-            label,
-            &opts.fields,
-            max_line,
-            limits.chunk_bytes,
-            &mut out,
-        )?,
-        RawFormat::Jsonl => jsonl_format::read(text, label, &opts.fields, &mut out)?,
-    };
-    Ok(match parsed {
-        Some(reject) => reject,
-        None => {
-            let (batches, rows) = out.finish()?;
-            FileRead::Records { batches, rows }
-        }
-    })
+    collect(bytes.as_slice(), gzip, label, source_name, opts, limits)
 }
 
 fn format_name(format: RawFormat) -> &'static str {
@@ -326,54 +322,23 @@ fn too_large(label: &str, max: u64, how: &str) -> FileRead {
     )
 }
 
-enum Gunzip {
-    /// The error, and how many bytes came out before it.
-    Corrupt(std::io::Error, usize),
-    /// More than the limit came out; decompression stopped there.
-    TooLarge,
-}
-
-/// Decompress every gzip member, at most `max` bytes: the decoder is read through `take`, so
-/// a bomb costs `max` bytes of memory, not its expanded size.
-fn gunzip(compressed: &[u8], max: u64) -> Result<Vec<u8>, Gunzip> {
-    // Capacity from the trailer's ISIZE (the last member's size mod 2^32): exact for the usual
-    // single-member file under 4 GiB, so the buffer is not doubled (and copied) as it fills;
-    // a wrong one costs reallocations only, never more than the limit.
-    let isize = compressed
-        .len()
-        .checked_sub(4)
-        .and_then(|at| compressed.get(at..))
-        .and_then(|t| <[u8; 4]>::try_from(t).ok())
-        .map_or(0, |t| u64::from(u32::from_le_bytes(t)));
-    let cap = isize
-        .max(compressed.len() as u64)
-        .min(max.saturating_add(1));
-    let mut out = Vec::with_capacity(cap as usize);
-    let decoder = flate2::read::MultiGzDecoder::new(compressed);
-    match decoder.take(max.saturating_add(1)).read_to_end(&mut out) {
-        Ok(_) if out.len() as u64 > max => Err(Gunzip::TooLarge),
-        Ok(_) => Ok(out),
-        Err(e) => Err(Gunzip::Corrupt(e, out.len())),
-    }
-}
-
-fn not_utf8(bytes: &[u8], offset: usize, label: &str, gz_note: &str) -> FileRead {
-    let kind = sniff_binary(bytes);
-    if let Some(kind) = kind.filter(|_| offset < 16) {
+/// The NOT_UTF8 (or "this is a zip archive") rejection for the first invalid byte at
+/// `offset` (line `line`, byte `column` of it); `head` is the file's first bytes.
+fn not_utf8_message(
+    head: &[u8],
+    offset: u64,
+    line: usize,
+    column: u64,
+    label: &str,
+    gz_note: &str,
+) -> FileRead {
+    if let Some(kind) = sniff_binary(head).filter(|_| offset < 16) {
         return FileRead::rejected(
             codes::UNREADABLE,
             format!("{label}: this is {kind}, not CSV or JSON lines text"),
         );
     }
-    let before = &bytes[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = offset
-        - before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1)
-        + 1;
-    let hint = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+    let hint = if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
         " (the file starts with a UTF-16 byte-order mark)"
     } else {
         ""
@@ -414,15 +379,6 @@ fn sniff_binary(bytes: &[u8]) -> Option<&'static str> {
         .iter()
         .find(|(magic, _)| bytes.starts_with(magic))
         .map(|(_, kind)| *kind)
-}
-
-/// The first physical line longer than `max` bytes (terminator excluded): (line number, length).
-fn find_long_line(bytes: &[u8], max: usize) -> Option<(usize, usize)> {
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .find(|(_, line)| line.len() > max)
-        .map(|(i, line)| (i + 1, line.len()))
 }
 
 /// ASCII whitespace as docs/pipelines.md#reading-raw-files defines it: space, tab, LF, VT, FF, CR.

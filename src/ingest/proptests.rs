@@ -168,3 +168,90 @@ proptest! {
         check(RawFormat::Jsonl, &text, w)?;
     }
 }
+
+/// The sample repeated, with random edits: long enough to need several pieces.
+fn long_input(format: RawFormat) -> impl Strategy<Value = Vec<u8>> {
+    (1..12usize, prop::collection::vec(edit(), 0..6)).prop_map(move |(times, edits)| {
+        let mut text = Vec::new();
+        if format == RawFormat::Csv {
+            text.extend_from_slice(b"a,b\n");
+        }
+        for i in 0..times {
+            let s = sample(format);
+            // Every repetition after the first without its header line.
+            let s = if format == RawFormat::Csv && i > 0 {
+                s[4..].to_vec()
+            } else {
+                s
+            };
+            text.extend_from_slice(&s);
+        }
+        apply(text, &edits)
+    })
+}
+
+/// Reads `text` whole (one block, one piece) and in tiny blocks and pieces: the same verdict,
+/// the same message, the same rows.
+fn same_in_pieces(
+    format: RawFormat,
+    text: &[u8],
+    gzipped: bool,
+    max_line: usize,
+    block: usize,
+    segment: usize,
+) -> std::result::Result<(), TestCaseError> {
+    let bytes = if gzipped { gzip(text) } else { text.to_vec() };
+    let o = ReadOptions::new(
+        format,
+        vec![FieldSpec::required("a"), FieldSpec::optional("b")],
+    );
+    let read = |block: usize, segment: usize, chunk_bytes: usize| {
+        let limits = Limits {
+            max_line,
+            chunk_bytes,
+            block,
+            segment,
+        };
+        match read_bytes_limited(bytes.clone(), gzipped, "p", "p", &o, limits) {
+            Ok(FileRead::Rejected { code, message }) => Ok(Err((code, message))),
+            Ok(records) => Ok(Ok(rows_of(records, "p"))),
+            Err(e) => Err(TestCaseError::fail(format!(
+                "error instead of a reject: {e}"
+            ))),
+        }
+    };
+    let whole = read(1 << 20, 1 << 30, 1 << 20)?;
+    let pieces = read(block, segment, 7)?;
+    prop_assert_eq!(whole, pieces);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn csv_read_in_pieces_equals_csv_read_whole(
+        text in prop_oneof![input(RawFormat::Csv), long_input(RawFormat::Csv)],
+        gzipped in any::<bool>(),
+        max_line in prop::sample::select(vec![6usize, 12, 40, MAX_LINE_BYTES]),
+        block in 1..9usize,
+        segment in 1..80usize,
+    ) {
+        same_in_pieces(RawFormat::Csv, &text, gzipped, max_line, block, segment)?;
+    }
+
+    #[test]
+    fn jsonl_read_in_pieces_equals_jsonl_read_whole(
+        text in prop_oneof![input(RawFormat::Jsonl), long_input(RawFormat::Jsonl)],
+        gzipped in any::<bool>(),
+        max_line in prop::sample::select(vec![6usize, 12, 40, MAX_LINE_BYTES]),
+        block in 1..9usize,
+        segment in 1..80usize,
+    ) {
+        same_in_pieces(RawFormat::Jsonl, &text, gzipped, max_line, block, segment)?;
+    }
+}

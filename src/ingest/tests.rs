@@ -503,6 +503,7 @@ fn long_lines_are_rejected() {
         Limits {
             max_line: 16,
             chunk_bytes: 1 << 20,
+            ..Limits::DEFAULT
         },
     )
     .unwrap();
@@ -518,6 +519,7 @@ fn long_lines_are_rejected() {
         Limits {
             max_line: 64,
             chunk_bytes: 1 << 20,
+            ..Limits::DEFAULT
         },
     )
     .unwrap();
@@ -535,6 +537,7 @@ fn long_lines_are_rejected() {
         Limits {
             max_line: 16,
             chunk_bytes: 1 << 20,
+            ..Limits::DEFAULT
         },
     )
     .unwrap();
@@ -627,6 +630,7 @@ fn csv_chunks_give_the_rows_of_one_piece() {
         let limits = Limits {
             max_line: MAX_LINE_BYTES,
             chunk_bytes,
+            ..Limits::DEFAULT
         };
         let r = read_bytes_limited(
             text.as_bytes().to_vec(),

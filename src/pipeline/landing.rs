@@ -23,8 +23,10 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::exec::scratch::{Scratch, ScratchWriter};
-use crate::ingest::{FileRead, ReadOptions, codes, constant_text, raw_schema, read_bytes};
+use crate::exec::scratch::{Scratch, ScratchTable, ScratchWriter};
+use crate::ingest::{
+    FileRead, ReadOptions, Streamed, codes, constant_text, raw_schema, read_bytes, stream_file,
+};
 use crate::parallel::parallel_map;
 use crate::pipeline::manifest::Pipeline;
 use crate::pipeline::summary::{FileStatus, FileSummary, RunSummary};
@@ -105,21 +107,12 @@ pub(crate) struct BatchTable {
     pub data: BatchData,
 }
 
-/// Where a batch table's rows go as files are parsed.
+/// Where a batch table's rows are.
 pub(crate) enum BatchData {
     Memory(Vec<RecordBatch>),
-    /// Under `--memory-limit`: a Parquet file in the run's scratch directory.
-    Spilled(Box<ScratchWriter>),
-}
-
-impl BatchTable {
-    fn push(&mut self, batch: RecordBatch) -> Result<()> {
-        match &mut self.data {
-            BatchData::Memory(v) => v.push(batch),
-            BatchData::Spilled(w) => w.write(&batch)?,
-        }
-        Ok(())
-    }
+    /// Under `--memory-limit`: Parquet files in the run's scratch directory, one per landing
+    /// file, written as the file is streamed.
+    Spilled(Box<ScratchTable>),
 }
 
 /// What reading the landing files produced: one summary per input (in input order) and the
@@ -136,19 +129,82 @@ enum Parsed {
     /// Its name matches no input type.
     Unrouted,
     /// Rejected whole before its bytes were parsed (not a regular file, too large).
-    Refused {
-        code: &'static str,
-        message: String,
+    Refused { code: &'static str, message: String },
+    /// Read into memory.
+    Read { table: usize, read: FileRead },
+    /// Streamed into `part` of its table's scratch files (kept only if the file is taken).
+    Streamed {
+        verdict: Streamed,
+        part: Box<ScratchWriter>,
     },
-    Read {
-        table: usize,
-        read: FileRead,
-    },
+}
+
+/// A file not parsed: known to the ledger, or (when it is not) of no input type.
+fn unread(hash: String, known: &HashSet<String>) -> (String, Parsed) {
+    let parsed = if known.contains(&hash) {
+        Parsed::Known
+    } else {
+        Parsed::Unrouted
+    };
+    (hash, parsed)
+}
+
+/// Opens a landing entry for reading if it is (still) a regular file: the file and its size,
+/// or what it is instead.
+fn open_regular(input: &Input) -> Result<std::result::Result<(std::fs::File, u64), &'static str>> {
+    let file = match open_no_follow(&input.path) {
+        Ok(f) => f,
+        // ELOOP: the entry became a symbolic link after discovery.
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Err("a symbolic link")),
+        Err(e) => {
+            return Err(Error::io(
+                format!("cannot read {}", input.path.display()),
+                e,
+            ));
+        }
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+    if let Some(what) = irregular_kind(&meta.file_type()) {
+        return Ok(Err(what));
+    }
+    Ok(Ok((file, meta.len())))
+}
+
+/// The SHA-256 (hex) of everything `r` yields, and how many bytes that was.
+fn hash_reader(mut r: impl Read) -> std::io::Result<(String, u64)> {
+    let mut h = Hashing {
+        inner: &mut r,
+        sha: Sha256::new(),
+    };
+    let n = std::io::copy(&mut h, &mut std::io::sink())?;
+    Ok((hex::encode(h.sha.finalize()), n))
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    sha: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Reads every input: hashes it (a file whose hash is `known`, or that repeats an earlier
 /// file of this batch, is a duplicate), routes it to its batch table and parses it. Files are
 /// read and parsed on all cores; the outcome does not depend on which worker took which file.
+///
+/// In memory (`spill` None) every file is read whole and parsed at once. With a scratch
+/// directory each file is streamed into Parquet parts (see [`crate::ingest::stream_file`]),
+/// one file per core at a time: memory holds a few pieces of a file per core, whatever the
+/// files' sizes.
 pub(crate) fn read_batch(
     p: &Pipeline,
     inputs: &[Input],
@@ -167,6 +223,22 @@ pub(crate) fn read_batch(
             Arc::new(Schema::new(with_hash))
         })
         .collect();
+    let scratch_tables: Option<Vec<ScratchTable>> = spill
+        .map(|s| {
+            specs
+                .iter()
+                .zip(&schemas)
+                .map(|((name, _), schema)| s.table(name, schema.clone()))
+                .collect::<Result<_>>()
+        })
+        .transpose()?;
+    let streamed = scratch_tables.as_deref();
+    let options = |t: usize| ReadOptions {
+        format: formats[t],
+        fields: specs[t].1.clone(),
+        batch_rows: 65536,
+        max_file_bytes,
+    };
 
     let not_regular = |input: &Input, what: &str| Parsed::Refused {
         code: codes::NOT_A_REGULAR_FILE,
@@ -216,52 +288,13 @@ pub(crate) fn read_batch(
                 },
             ));
         }
-        let file = match open_no_follow(&input.path) {
+        let (file, size) = match open_regular(input)? {
             Ok(f) => f,
-            // ELOOP: the entry became a symbolic link after discovery.
-            #[cfg(unix)]
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Ok((String::new(), not_regular(input, "a symbolic link")));
-            }
-            Err(e) => {
-                return Err(Error::io(
-                    format!("cannot read {}", input.path.display()),
-                    e,
-                ));
-            }
+            Err(what) => return Ok((String::new(), not_regular(input, what))),
         };
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
-        if let Some(what) = irregular_kind(&meta.file_type()) {
-            return Ok((String::new(), not_regular(input, what)));
+        if size > max_file_bytes {
+            return Ok((String::new(), too_large(input, size)));
         }
-        if meta.len() > max_file_bytes {
-            return Ok((String::new(), too_large(input, meta.len())));
-        }
-        // At most the limit plus one byte is read, even if the file grows meanwhile.
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.take(max_file_bytes.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
-        if bytes.len() as u64 > max_file_bytes {
-            return Ok((String::new(), too_large(input, bytes.len() as u64)));
-        }
-        let loaded = started.elapsed().as_secs_f64();
-        let hash = hex::encode(Sha256::digest(&bytes));
-        let hashed = started.elapsed().as_secs_f64();
-        if known.contains(&hash) {
-            return Ok((hash, Parsed::Known));
-        }
-        let Some(t) = p.route(&input.name) else {
-            return Ok((hash, Parsed::Unrouted));
-        };
-        let opts = ReadOptions {
-            format: formats[t],
-            fields: specs[t].1.clone(),
-            batch_rows: 65536,
-            max_file_bytes,
-        };
         let gzip = input
             .path
             .extension()
@@ -272,36 +305,90 @@ pub(crate) fn read_batch(
             .unwrap_or(&input.path)
             .display()
             .to_string();
-        let size = bytes.len();
-        let read = read_bytes(bytes, gzip, &label, &input.name, &opts)?;
+        let route = |hash: &str| p.route(&input.name).filter(|_| !known.contains(hash));
+        let Some(tables) = streamed else {
+            // In memory: read once, hashed, parsed from the bytes.
+            // At most the limit plus one byte is read, even if the file grows meanwhile.
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.take(max_file_bytes.saturating_add(1))
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+            if bytes.len() as u64 > max_file_bytes {
+                return Ok((String::new(), too_large(input, bytes.len() as u64)));
+            }
+            let loaded = started.elapsed().as_secs_f64();
+            let hash = hex::encode(Sha256::digest(&bytes));
+            let Some(t) = route(&hash) else {
+                return Ok(unread(hash, known));
+            };
+            let size = bytes.len();
+            let read = read_bytes(bytes, gzip, &label, &input.name, &options(t))?;
+            tracing::debug!(
+                file = %input.name,
+                bytes = size,
+                read = loaded,
+                parse = started.elapsed().as_secs_f64() - loaded,
+                "landing file read (seconds)"
+            );
+            return Ok((hash, Parsed::Read { table: t, read }));
+        };
+        // Streamed: the content hash first (the ledger decides whether to parse at all),
+        // then the file again, parsed piece by piece into a Parquet part of its table and
+        // hashed once more: a file changed in between is an error, never half of each.
+        let (hash, size) = hash_reader(file.take(max_file_bytes.saturating_add(1)))
+            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        if size > max_file_bytes {
+            return Ok((String::new(), too_large(input, size)));
+        }
+        let Some(t) = route(&hash) else {
+            return Ok(unread(hash, known));
+        };
+        let file = match open_regular(input)? {
+            Ok((f, _)) => f,
+            Err(what) => return Ok((String::new(), not_regular(input, what))),
+        };
+        let mut reader = Hashing {
+            inner: file.take(max_file_bytes.saturating_add(1)),
+            sha: Sha256::new(),
+        };
+        let mut part = Box::new(tables[t].part()?);
+        let hash_column = |n: usize| -> ArrayRef { Arc::new(constant_text(&hash, n)) };
+        let schema = schemas[t].clone();
+        let mut sink = |batches: Vec<RecordBatch>| -> Result<()> {
+            for b in batches {
+                let mut cols = b.columns().to_vec();
+                cols.push(hash_column(b.num_rows()));
+                part.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
+            }
+            Ok(())
+        };
+        let verdict = stream_file(
+            &mut reader,
+            gzip,
+            &label,
+            &input.name,
+            &options(t),
+            &mut sink,
+        )?;
+        // The rest of the file (a rejected file stops being parsed early) for the hash.
+        std::io::copy(&mut reader, &mut std::io::sink())
+            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        if hex::encode(reader.sha.finalize()) != hash {
+            part.discard()?;
+            return Err(Error::LandingFileChanged(input.name.clone()));
+        }
         tracing::debug!(
             file = %input.name,
             bytes = size,
-            read = loaded,
-            hash = hashed - loaded,
-            parse = started.elapsed().as_secs_f64() - hashed,
-            "landing file read (seconds)"
+            seconds = started.elapsed().as_secs_f64(),
+            "landing file streamed"
         );
-        Ok((hash, Parsed::Read { table: t, read }))
+        Ok((hash, Parsed::Streamed { verdict, part }))
     };
     let mut files = Vec::with_capacity(inputs.len());
-    let mut tables: Vec<BatchTable> = specs
-        .iter()
-        .zip(&schemas)
-        .map(|((name, _), schema)| {
-            Ok(BatchTable {
-                name: name.clone(),
-                schema: schema.clone(),
-                data: match spill {
-                    Some(s) => BatchData::Spilled(Box::new(s.writer(name, schema.clone())?)),
-                    None => BatchData::Memory(Vec::new()),
-                },
-            })
-        })
-        .collect::<Result<_>>()?;
-    // In memory every file is parsed at once (fastest); spilled, one file per core at a
-    // time, each written out before the next chunk is read, so memory holds one chunk.
-    let chunk = match spill {
+    let mut memory: Vec<Vec<RecordBatch>> = specs.iter().map(|_| Vec::new()).collect();
+    // In memory every file is parsed at once (fastest); streamed, one file per core at a time.
+    let chunk = match streamed {
         Some(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
         None => inputs.len().max(1),
     };
@@ -317,52 +404,91 @@ pub(crate) fn read_batch(
             };
             // Refused entries have no content hash: they are neither duplicates nor in the ledger.
             let first_in_batch = hash.is_empty() || seen_in_batch.insert(hash.clone());
+            let rejected = |f: &mut FileSummary, code: &str, message: &str| {
+                f.status = FileStatus::Rejected;
+                f.reject_reason = Some(format!("{code}: {message}"));
+            };
             match parsed {
                 Parsed::Known => f.status = FileStatus::Duplicate,
-                _ if !first_in_batch => f.status = FileStatus::Duplicate,
-                Parsed::Refused { code, message } => {
-                    f.status = FileStatus::Rejected;
-                    f.reject_reason = Some(format!("{code}: {message}"));
+                Parsed::Streamed { part, .. } if !first_in_batch => {
+                    part.discard()?;
+                    f.status = FileStatus::Duplicate;
                 }
+                _ if !first_in_batch => f.status = FileStatus::Duplicate,
+                Parsed::Refused { code, message } => rejected(&mut f, code, &message),
                 Parsed::Unrouted => {
-                    f.status = FileStatus::Rejected;
-                    f.reject_reason = Some(format!(
-                        "UNKNOWN_TYPE: {}: the name starts with none of {}; rename the file",
+                    let prefixes: Vec<&str> = p
+                        .manifest
+                        .input
+                        .types
+                        .iter()
+                        .map(|t| t.prefix.as_str())
+                        .collect();
+                    let message = format!(
+                        "{}: the name starts with none of {}; rename the file",
                         input.name,
-                        p.manifest
-                            .input
-                            .types
-                            .iter()
-                            .map(|t| t.prefix.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+                        prefixes.join(", ")
+                    );
+                    rejected(&mut f, "UNKNOWN_TYPE", &message);
                 }
                 Parsed::Read {
                     read: FileRead::Rejected { code, message },
                     ..
-                } => {
-                    f.status = FileStatus::Rejected;
-                    f.reject_reason = Some(format!("{code}: {message}"));
-                }
+                } => rejected(&mut f, &code, &message),
                 Parsed::Read {
                     table,
                     read: FileRead::Records { batches, .. },
                 } => {
-                    let t = &mut tables[table];
                     for b in batches {
                         let hash: ArrayRef = Arc::new(constant_text(&hash, b.num_rows()));
                         let mut cols = b.columns().to_vec();
                         cols.push(hash);
-                        let with_hash = RecordBatch::try_new(t.schema.clone(), cols)?;
-                        t.push(with_hash)?;
+                        memory[table].push(RecordBatch::try_new(schemas[table].clone(), cols)?);
                     }
+                    f.status = FileStatus::Read;
+                }
+                Parsed::Streamed {
+                    verdict: Streamed::Rejected { code, message },
+                    part,
+                    ..
+                } => {
+                    part.discard()?;
+                    rejected(&mut f, &code, &message);
+                }
+                Parsed::Streamed {
+                    verdict: Streamed::Taken { .. },
+                    part,
+                    ..
+                } => {
+                    part.close()?;
                     f.status = FileStatus::Read;
                 }
             }
             files.push(f);
         }
     }
+    let tables = match scratch_tables {
+        Some(scratch) => specs
+            .iter()
+            .zip(&schemas)
+            .zip(scratch)
+            .map(|(((name, _), schema), t)| BatchTable {
+                name: name.clone(),
+                schema: schema.clone(),
+                data: BatchData::Spilled(Box::new(t)),
+            })
+            .collect(),
+        None => specs
+            .iter()
+            .zip(&schemas)
+            .zip(memory)
+            .map(|(((name, _), schema), batches)| BatchTable {
+                name: name.clone(),
+                schema: schema.clone(),
+                data: BatchData::Memory(batches),
+            })
+            .collect(),
+    };
     Ok(ReadBatch { files, tables })
 }
 

@@ -252,10 +252,14 @@ async fn lifecycle(
     let known = ingested_hashes(exec, name).await?;
     let run_opts = opts;
     let read = step(run_opts, name, "read", async {
-        let max = run_opts
-            .max_file_bytes
-            .unwrap_or(crate::ingest::DEFAULT_MAX_FILE_BYTES);
-        landing::read_batch(p, inputs, &known, max, exec.scratch().as_deref())
+        let scratch = exec.scratch();
+        // Streamed into the scratch directory, a file's size no longer decides the memory
+        // a run needs: a larger default then.
+        let max = run_opts.max_file_bytes.unwrap_or(match scratch {
+            Some(_) => crate::ingest::DEFAULT_MAX_STREAMED_FILE_BYTES,
+            None => crate::ingest::DEFAULT_MAX_FILE_BYTES,
+        });
+        landing::read_batch(p, inputs, &known, max, scratch.as_deref())
     })
     .await?;
     summary.files = read.files;
@@ -263,7 +267,7 @@ async fn lifecycle(
     for t in read.tables {
         match t.data {
             BatchData::Memory(batches) => exec.register_batches(&t.name, t.schema, batches)?,
-            BatchData::Spilled(w) => exec.register_temp_provider(&t.name, w.finish()?)?,
+            BatchData::Spilled(w) => exec.register_temp_provider(&t.name, w.provider()?)?,
         }
     }
     fault::at("after_read");

@@ -70,6 +70,23 @@ fn a_run_under_a_small_memory_limit_gives_the_tables_of_an_unlimited_run() {
     let files = tempfile::tempdir().unwrap();
     generate_ecommerce(files.path());
     assert_eq!(std::fs::read_dir(files.path()).unwrap().count(), 6);
+    // Beside the generated files: one gzipped, one repeated under another name (a duplicate),
+    // and one whose last line is not UTF-8 — rejected whole after its other rows were
+    // parsed, so a streamed run must drop what it already wrote of it.
+    let mut names: Vec<_> = std::fs::read_dir(files.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let first = std::fs::read(&names[0]).unwrap();
+    std::fs::write(files.path().join("order_items_copy.csv"), &first).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &std::fs::read(&names[1]).unwrap()).unwrap();
+    std::fs::write(names[1].with_extension("csv.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(&names[1]).unwrap();
+    let mut bad = std::fs::read(&names[2]).unwrap();
+    bad.extend_from_slice(b"\xff\xfe,oops\n");
+    std::fs::write(&names[2], bad).unwrap();
 
     let unlimited = Wh::new();
     let limited = Wh::new();
@@ -89,6 +106,11 @@ fn a_run_under_a_small_memory_limit_gives_the_tables_of_an_unlimited_run() {
         .unwrap();
     assert_success(&out);
     let log = String::from_utf8_lossy(&out.stderr);
+    let summary = format!("{}{log}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        summary.contains("(NOT_UTF8: ") && summary.contains(" duplicate "),
+        "the late reject and the duplicate were not seen: {summary}"
+    );
     assert!(
         log.contains("--memory-limit: this run's batch tables go to")
             && log.contains(".scratch/ecommerce/"),
