@@ -463,9 +463,10 @@ impl Executor {
                     if let Some(scratch) = self.scratch() {
                         // Under a memory limit: streamed to a Parquet file, never whole in
                         // memory.
-                        let (provider, rows) = scratch
-                            .write_stream(&name, df.execute_stream().await?)
-                            .await?;
+                        let schema = Arc::new(df.schema().as_arrow().clone());
+                        let streams = df.execute_stream_partitioned().await?;
+                        let (provider, rows) =
+                            scratch.write_partitions(&name, schema, streams).await?;
                         self.register_temp_provider(&name, provider)?;
                         return Ok(Streamed::Done(Outcome::Message(format!(
                             "temporary table {name}: {rows} rows"

@@ -351,25 +351,46 @@ pub(crate) fn read_batch(
             inner: file.take(max_file_bytes.saturating_add(1)),
             sha: Sha256::new(),
         };
-        let mut part = Box::new(tables[t].part()?);
+        let part = Box::new(tables[t].part()?);
         let hash_column = |n: usize| -> ArrayRef { Arc::new(constant_text(&hash, n)) };
         let schema = schemas[t].clone();
-        let mut sink = |batches: Vec<RecordBatch>| -> Result<()> {
-            for b in batches {
-                let mut cols = b.columns().to_vec();
-                cols.push(hash_column(b.num_rows()));
-                part.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
-            }
-            Ok(())
-        };
-        let verdict = stream_file(
-            &mut reader,
-            gzip,
-            &label,
-            &input.name,
-            &options(t),
-            &mut sink,
-        )?;
+        // Parquet is encoded on a thread of its own while the next piece is parsed; the
+        // channel holds a few batches, so memory stays a few pieces per file.
+        let (verdict, part) = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+            let writer = scope.spawn(move || -> Result<Box<ScratchWriter>> {
+                let mut part = part;
+                for batch in rx {
+                    part.write(&batch)?;
+                }
+                Ok(part)
+            });
+            let mut sink = |batches: Vec<RecordBatch>| -> Result<()> {
+                for b in batches {
+                    let mut cols = b.columns().to_vec();
+                    cols.push(hash_column(b.num_rows()));
+                    let batch = RecordBatch::try_new(schema.clone(), cols)?;
+                    if tx.send(batch).is_err() {
+                        // The writer stopped on an error; its join below says which.
+                        return Err(Error::Internal("the scratch writer stopped"));
+                    }
+                }
+                Ok(())
+            };
+            let verdict = stream_file(
+                &mut reader,
+                gzip,
+                &label,
+                &input.name,
+                &options(t),
+                &mut sink,
+            );
+            drop(tx);
+            let part = writer
+                .join()
+                .map_err(|_| Error::Internal("the scratch writer thread panicked"))??;
+            Ok::<_, Error>((verdict?, part))
+        })?;
         // The rest of the file (a rejected file stops being parsed early) for the hash.
         std::io::copy(&mut reader, &mut std::io::sink())
             .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
