@@ -25,7 +25,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
@@ -175,10 +175,15 @@ impl ScratchTable {
         let path = self.dir.join(format!("part-{n:05}.parquet"));
         let file = std::fs::File::create(&path)
             .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        // Written once, scanned whole once or twice, then deleted: speed over size. No
+        // dictionaries (most columns are raw text, unique per row: each value was hashed
+        // into a dictionary only for it to be dropped) and no statistics (nothing prunes a
+        // scratch scan; min/max of every text value was the rest of the encoding cost).
         let props = WriterProperties::builder()
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            // Written once, read once or twice, then deleted: speed over size.
             .set_compression(Compression::LZ4_RAW)
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(EnabledStatistics::None)
             .build();
         let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props))
             .map_err(DataFusionError::from)?;
