@@ -18,8 +18,8 @@ use stockroom_bench::generate::{
 
 #[derive(Debug, Args)]
 pub struct ScaleBenchArgs {
-    /// ecommerce (scale 1 ≈ 360 000 records), pos (1 = 500 000 rows) or inventory-ops
-    /// (1 ≈ 1 000 000 events).
+    /// ecommerce (scale 1 ≈ 360 000 records, 32 MB), pos (1 = 500 000 rows, 24 MB) or
+    /// inventory-ops (1 ≈ 158 000 events, 32 MB: 2 000 skus; 32 ≈ 5 M events).
     #[arg(long, default_value = "ecommerce")]
     pub pipeline: String,
     /// The scales to run, in order.
