@@ -271,7 +271,8 @@ impl Limits {
     };
 }
 
-/// Streams a file and collects its batches.
+/// Streams a file and collects its batches ([`read_file`], [`read_bytes`]; the tests call it
+/// with other [`Limits`]).
 fn collect(
     reader: impl Read,
     gzip: bool,
@@ -290,19 +291,6 @@ fn collect(
         Streamed::Taken { rows } => FileRead::Records { batches, rows },
         Streamed::Rejected { code, message } => FileRead::Rejected { code, message },
     })
-}
-
-/// [`read_bytes`] with other sizes (tests).
-#[cfg(test)]
-fn read_bytes_limited(
-    bytes: Vec<u8>,
-    gzip: bool,
-    label: &str,
-    source_name: &str,
-    opts: &ReadOptions,
-    limits: Limits,
-) -> Result<FileRead, Error> {
-    collect(bytes.as_slice(), gzip, label, source_name, opts, limits)
 }
 
 fn format_name(format: RawFormat) -> &'static str {

@@ -212,7 +212,7 @@ fn same_in_pieces(
             block,
             segment,
         };
-        match read_bytes_limited(bytes.clone(), gzipped, "p", "p", &o, limits) {
+        match collect(bytes.as_slice(), gzipped, "p", "p", &o, limits) {
             Ok(FileRead::Rejected { code, message }) => Ok(Err((code, message))),
             Ok(records) => Ok(Ok(rows_of(records, "p"))),
             Err(e) => Err(TestCaseError::fail(format!(
@@ -228,30 +228,20 @@ fn same_in_pieces(
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 300,
+        cases: 600,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
 
     #[test]
-    fn csv_read_in_pieces_equals_csv_read_whole(
-        text in prop_oneof![input(RawFormat::Csv), long_input(RawFormat::Csv)],
+    fn a_file_read_in_pieces_equals_the_file_read_whole(
+        (format, text) in prop_oneof![Just(RawFormat::Csv), Just(RawFormat::Jsonl)]
+            .prop_flat_map(|f| (Just(f), prop_oneof![input(f), long_input(f)])),
         gzipped in any::<bool>(),
         max_line in prop::sample::select(vec![6usize, 12, 40, MAX_LINE_BYTES]),
         block in 1..9usize,
         segment in 1..80usize,
     ) {
-        same_in_pieces(RawFormat::Csv, &text, gzipped, max_line, block, segment)?;
-    }
-
-    #[test]
-    fn jsonl_read_in_pieces_equals_jsonl_read_whole(
-        text in prop_oneof![input(RawFormat::Jsonl), long_input(RawFormat::Jsonl)],
-        gzipped in any::<bool>(),
-        max_line in prop::sample::select(vec![6usize, 12, 40, MAX_LINE_BYTES]),
-        block in 1..9usize,
-        segment in 1..80usize,
-    ) {
-        same_in_pieces(RawFormat::Jsonl, &text, gzipped, max_line, block, segment)?;
+        same_in_pieces(format, &text, gzipped, max_line, block, segment)?;
     }
 }

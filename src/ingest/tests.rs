@@ -494,8 +494,8 @@ fn json_gz() {
 fn long_lines_are_rejected() {
     let o = opts(RawFormat::Jsonl, &[("a", false)]);
     let text = b"{\"a\":1}\n{\"a\":\"0123456789\"}\n".to_vec();
-    let read = read_bytes_limited(
-        text.clone(),
+    let read = collect(
+        text.as_slice(),
         false,
         "t.jsonl",
         "t.jsonl",
@@ -510,8 +510,8 @@ fn long_lines_are_rejected() {
     let (code, msg) = rejected(read);
     assert_eq!(code, "LINE_TOO_LONG");
     assert!(msg.contains("line 2"), "{msg}");
-    let read = read_bytes_limited(
-        text,
+    let read = collect(
+        text.as_slice(),
         false,
         "t.jsonl",
         "t.jsonl",
@@ -528,8 +528,8 @@ fn long_lines_are_rejected() {
     // A quoted CSV record spanning lines counts as a whole.
     let o = opts(RawFormat::Csv, &[("a", false)]);
     let text = b"a\n\"0123\n4567\n89ab\ncdef\"\n".to_vec();
-    let read = read_bytes_limited(
-        text,
+    let read = collect(
+        text.as_slice(),
         false,
         "t.csv",
         "t.csv",
@@ -632,15 +632,8 @@ fn csv_chunks_give_the_rows_of_one_piece() {
             chunk_bytes,
             ..Limits::DEFAULT
         };
-        let r = read_bytes_limited(
-            text.as_bytes().to_vec(),
-            false,
-            "t.csv",
-            "t.csv",
-            &o,
-            limits,
-        )
-        .expect("no I/O error");
+        let r =
+            collect(text.as_bytes(), false, "t.csv", "t.csv", &o, limits).expect("no I/O error");
         rows_of(r, "t.csv")
     };
     let whole = read(usize::MAX);
