@@ -15,7 +15,7 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, UInt64Array};
 use datafusion::arrow::compute::{concat, filter, is_not_null};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt64Type};
 use datafusion::common::hash_utils::{RandomState, create_hashes};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -200,6 +200,13 @@ impl RepeatedAccumulator {
         }
     }
 
+    /// A UInt64 input (`fingerprint(…)`) is its own hash: only the numbers are kept, 8 bytes
+    /// a row, and nothing is checked afterwards (equal numbers are equal values). Keeping the
+    /// input arrays of text keys cost pos at 50M rows 2.9–3.35 GB at the start of validation.
+    fn is_fingerprint(&self) -> bool {
+        self.data_type == DataType::UInt64
+    }
+
     fn push(&mut self, values: &ArrayRef) -> Result<()> {
         let values = if values.logical_null_count() > 0 {
             filter(values, &is_not_null(values)?)?
@@ -207,6 +214,11 @@ impl RepeatedAccumulator {
             Arc::clone(values)
         };
         if values.is_empty() {
+            return Ok(());
+        }
+        if self.is_fingerprint() {
+            self.hashes
+                .extend_from_slice(values.as_primitive::<UInt64Type>().values());
             return Ok(());
         }
         let start = self.hashes.len();
@@ -218,9 +230,18 @@ impl RepeatedAccumulator {
 
     /// The values that occur more than once, in the order of their first occurrence.
     fn repeated_values(&self) -> Result<Vec<ScalarValue>> {
-        let candidates = repeated_hashes(&self.hashes);
+        let mut candidates = repeated_hashes(&self.hashes);
         if candidates.is_empty() {
             return Ok(Vec::new());
+        }
+        if self.is_fingerprint() {
+            let mut out = Vec::with_capacity(candidates.len());
+            for h in &self.hashes {
+                if candidates.remove(h) {
+                    out.push(ScalarValue::UInt64(Some(*h)));
+                }
+            }
+            return Ok(out);
         }
         // Only rows whose hash repeats are looked at as values: equal values are repeats, a
         // hash shared by different values is not.
@@ -338,6 +359,12 @@ impl Accumulator for RepeatedAccumulator {
     /// Every value so far, for the final aggregation to merge (views and buffers are shared,
     /// not copied, for the string-view columns the pipelines read).
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        if self.is_fingerprint() {
+            // Handed over, not copied: DataFusion asks a partial accumulator for its state
+            // once, at its end.
+            let values: ArrayRef = Arc::new(UInt64Array::from(std::mem::take(&mut self.hashes)));
+            return Ok(vec![one_row_list(values)]);
+        }
         let chunks: Vec<&dyn Array> = self.chunks.iter().map(|c| c.as_ref()).collect();
         let values = if chunks.is_empty() {
             datafusion::arrow::array::new_empty_array(&self.data_type)
@@ -420,6 +447,43 @@ mod tests {
                 Some("a long id that does not fit in a view".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn fingerprints_are_kept_as_numbers_and_merge_across_partitions() {
+        // UInt64 input (what fingerprint() returns) is its own hash: the accumulator keeps
+        // only the numbers, and hands them over as its state.
+        let mut p1 = acc(DataType::UInt64);
+        let mut p2 = acc(DataType::UInt64);
+        p1.update_batch(&[Arc::new(UInt64Array::from(vec![
+            Some(7),
+            None,
+            Some(9),
+            Some(7),
+        ]))])
+        .unwrap();
+        p2.update_batch(&[Arc::new(UInt64Array::from(vec![
+            5,
+            9,
+            3,
+            u64::MAX,
+            u64::MAX,
+        ]))])
+        .unwrap();
+        assert!(p1.chunks.is_empty(), "no input array is kept");
+        let mut fin = acc(DataType::UInt64);
+        for p in [&mut p1, &mut p2] {
+            let ScalarValue::List(l) = p.state().unwrap().remove(0) else {
+                panic!()
+            };
+            fin.merge_batch(&[l as ArrayRef]).unwrap();
+        }
+        let ScalarValue::List(l) = fin.evaluate().unwrap() else {
+            panic!()
+        };
+        let got: Vec<u64> = l.value(0).as_primitive::<UInt64Type>().values().to_vec();
+        // First occurrence order: 7 (p1), 9 (p1), u64::MAX (p2); 5 and 3 once; NULL ignored.
+        assert_eq!(got, vec![7, 9, u64::MAX]);
     }
 
     #[test]
