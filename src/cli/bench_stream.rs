@@ -223,26 +223,38 @@ async fn latency(root: &Path, a: &StreamBenchArgs) -> anyhow::Result<()> {
             Ok(())
         })
     };
-    let mut lat = visible_latencies(&exec, &written, total, a, || writer.is_finished()).await;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    let lat = visible_latencies(&exec, &written, total, a, || writer.is_finished()).await;
+    stop(&mut child);
     match writer.join() {
         Ok(r) => r?,
         Err(_) => anyhow::bail!("the writer thread panicked"),
     }
+    let what = format!(
+        "(b) {} events/s for {}s, --follow --batch-ms 200: written",
+        a.rate, a.seconds
+    );
+    print_latencies(&what, lat);
+    Ok(())
+}
+
+/// Stops a stream child (SIGTERM: it commits what it holds) and reaps it.
+fn stop(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// `<what> → visible in a query: p50 …, p99 …, max …` over the measured latencies (ms).
+fn print_latencies(what: &str, mut lat: Vec<f64>) {
     lat.sort_by(|x, y| x.total_cmp(y));
     println!(
-        "(b) {} events/s for {}s, --follow --batch-ms 200: written → visible in a query: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events measured after a 1 s warm-up)",
-        a.rate,
-        a.seconds,
+        "{what} → visible in a query: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events measured after a 1 s warm-up)",
         nearest_rank(&lat, 0.50),
         nearest_rank(&lat, 0.99),
         lat.last().copied().unwrap_or(f64::NAN),
         lat.len()
     );
-    Ok(())
 }
 
 fn log_files(table_dir: &Path) -> usize {
@@ -485,22 +497,14 @@ async fn kafka_latency(root: &Path, a: &StreamBenchArgs, broker: &str) -> anyhow
             Ok::<_, rskafka::client::error::Error>(())
         })
     };
-    let mut lat = visible_latencies(&exec, &written, total, a, || producer.is_finished()).await;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    let lat = visible_latencies(&exec, &written, total, a, || producer.is_finished()).await;
+    stop(&mut child);
     producer.await??;
-    lat.sort_by(|x, y| x.total_cmp(y));
-    println!(
-        "(e) {} events/s for {}s produced to Kafka, stream --kafka --batch-ms 200: produced → visible in a query: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events measured after a 1 s warm-up)",
-        a.rate,
-        a.seconds,
-        nearest_rank(&lat, 0.50),
-        nearest_rank(&lat, 0.99),
-        lat.last().copied().unwrap_or(f64::NAN),
-        lat.len()
+    let what = format!(
+        "(e) {} events/s for {}s produced to Kafka, stream --kafka --batch-ms 200: produced",
+        a.rate, a.seconds
     );
+    print_latencies(&what, lat);
     Ok(())
 }
 

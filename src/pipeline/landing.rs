@@ -13,7 +13,7 @@
 //!   not taken; a file is taken once its size and mtime have been stable for `settle`.
 
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -335,20 +335,22 @@ pub(crate) fn read_batch(
         // Streamed: the content hash first (the ledger decides whether to parse at all),
         // then the file again, parsed piece by piece into a Parquet part of its table and
         // hashed once more: a file changed in between is an error, never half of each.
-        let (hash, size) = hash_reader(file.take(max_file_bytes.saturating_add(1)))
-            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        let cannot_read = |e| Error::io(format!("cannot read {}", input.path.display()), e);
+        let (hash, size) =
+            hash_reader((&file).take(max_file_bytes.saturating_add(1))).map_err(cannot_read)?;
         if size > max_file_bytes {
             return Ok((String::new(), too_large(input, size)));
         }
         let Some(t) = route(&hash) else {
             return Ok(unread(hash, known));
         };
-        let file = match open_regular(input)? {
-            Ok((f, _)) => f,
-            Err(what) => return Ok((String::new(), not_regular(input, what))),
-        };
+        // The same open file again from its start (no second open and type check: the entry
+        // cannot be swapped under us); a write in place is caught by the second hash.
+        (&file)
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(cannot_read)?;
         let mut reader = Hashing {
-            inner: file.take(max_file_bytes.saturating_add(1)),
+            inner: (&file).take(max_file_bytes.saturating_add(1)),
             sha: Sha256::new(),
         };
         let part = Box::new(tables[t].part()?);
@@ -392,8 +394,7 @@ pub(crate) fn read_batch(
             Ok::<_, Error>((verdict?, part))
         })?;
         // The rest of the file (a rejected file stops being parsed early) for the hash.
-        std::io::copy(&mut reader, &mut std::io::sink())
-            .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(cannot_read)?;
         if hex::encode(reader.sha.finalize()) != hash {
             part.discard()?;
             return Err(Error::LandingFileChanged(input.name.clone()));

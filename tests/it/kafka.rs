@@ -20,7 +20,7 @@ use rskafka::client::ClientBuilder;
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::record::Record;
 
-use crate::common::{Wh, rows};
+use crate::common::{Wh, assert_success, rows};
 use crate::stream::generate;
 
 const PARTITIONS: i32 = 3;
@@ -284,11 +284,7 @@ fn reference(file: &Path) -> (String, String, String) {
         .arg(file)
         .output()
         .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     content(&wh)
 }
 
