@@ -218,7 +218,9 @@ pub(crate) async fn record_ledger(
     run_framework_sql(exec, "ledger", &sql).await
 }
 
-/// One row per run in `stockroom_runs` (MERGE on run_id).
+/// One row per run in `stockroom_runs` (MERGE on run_id). The table is created with `error`
+/// nullable whatever the first row holds: a first run that failed with a message made it
+/// NOT NULL, and every successful run after it failed to record itself.
 pub(crate) async fn record_run(exec: &Executor, s: &RunSummary, started: f64) -> Result<()> {
     let t = &s.totals;
     let sql = format!(
@@ -228,7 +230,8 @@ pub(crate) async fn record_run(exec: &Executor, s: &RunSummary, started: f64) ->
          CAST({} AS BIGINT) AS files_rejected, CAST({} AS BIGINT) AS files_errored, \
          CAST({} AS BIGINT) AS rows_read, CAST({} AS BIGINT) AS rows_valid, CAST({} AS BIGINT) AS rows_rejected, \
          CAST(nullif({err}, '') AS VARCHAR) AS error;\n\
-         CREATE TABLE IF NOT EXISTS {RUNS} AS SELECT * FROM run_row LIMIT 0;\n\
+         CREATE TABLE IF NOT EXISTS {RUNS} AS \
+         SELECT * REPLACE (CAST(NULL AS VARCHAR) AS error) FROM run_row LIMIT 0;\n\
          MERGE INTO {RUNS} AS t USING run_row AS s ON t.run_id = s.run_id \
          WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;",
         t.files_processed,
