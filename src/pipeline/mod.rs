@@ -6,6 +6,7 @@ pub mod fault;
 pub mod framework;
 pub mod graph;
 pub mod landing;
+pub mod landing_scan;
 pub mod lock;
 pub mod manifest;
 pub mod model;

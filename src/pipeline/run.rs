@@ -249,6 +249,8 @@ async fn lifecycle(
 ) -> Result<()> {
     let wh = exec.warehouse().clone();
     let name = p.name();
+    // The session's own temporary tables (a shell's): the run never drops them.
+    let made_before: HashSet<String> = exec.temp_table_names().into_iter().collect();
     let known = ingested_hashes(exec, name).await?;
     let run_opts = opts;
     let read = step(run_opts, name, "read", async {
@@ -259,7 +261,14 @@ async fn lifecycle(
             Some(_) => crate::ingest::DEFAULT_MAX_STREAMED_FILE_BYTES,
             None => crate::ingest::DEFAULT_MAX_FILE_BYTES,
         });
-        landing::read_batch(p, inputs, &known, max, scratch.as_deref())
+        let keep = match scratch.as_deref() {
+            Some(s) => landing::Keep::Spill(s),
+            None if std::env::var_os("STOCKROOM_BATCH_IN_MEMORY").is_some() => {
+                landing::Keep::Memory
+            }
+            None => landing::Keep::Rescan,
+        };
+        landing::read_batch(p, inputs, &known, max, keep)
     })
     .await?;
     summary.files = read.files;
@@ -268,9 +277,12 @@ async fn lifecycle(
         match t.data {
             BatchData::Memory(batches) => exec.register_batches(&t.name, t.schema, batches)?,
             BatchData::Spilled(w) => exec.register_temp_provider(&t.name, w.provider()?)?,
+            BatchData::Landing(table) => exec.register_temp_provider(&t.name, table)?,
         }
     }
     fault::at("after_read");
+    // Tests rewrite a landing file here: the scans of validation must notice.
+    fault::hold("after_read");
 
     let cx = StepContext {
         exec,
@@ -300,6 +312,8 @@ async fn lifecycle(
     )
     .await?;
     fault::at("after_rejects");
+    // `checked` has been counted and its rejects written: what the steps do not read goes.
+    steps::release_unneeded(&cx, &p.steps(), &made_before)?;
 
     let valid: u64 = summary.files.iter().map(|f| f.rows_valid).sum();
     let any_input = summary
@@ -320,7 +334,7 @@ async fn lifecycle(
         return Ok(());
     }
     if valid > 0 {
-        let found = steps::run_graph(&cx).await?;
+        let found = steps::run_graph(&cx, &made_before).await?;
         summary.quality = found.quality;
         summary.alerts = found.alerts;
     }

@@ -3,6 +3,7 @@
 //! write different tables). A step may run the data-quality checks and may notify when its
 //! `notify_if` query returns rows.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -101,17 +102,23 @@ async fn run_file(cx: &StepContext<'_>, file: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs the step graph after the decision, wave by wave.
-pub async fn run_graph(cx: &StepContext<'_>) -> Result<StepsOutcome> {
+/// Runs the step graph after the decision, wave by wave. After each wave the temporary
+/// tables no later step names are dropped (see [`release_unneeded`]); `made_before` are the
+/// session's own, never dropped.
+pub async fn run_graph(
+    cx: &StepContext<'_>,
+    made_before: &HashSet<String>,
+) -> Result<StepsOutcome> {
     let mut out = StepsOutcome::default();
-    for wave in cx.pipeline.step_waves()? {
+    let waves = cx.pipeline.step_waves()?;
+    for (i, wave) in waves.iter().enumerate() {
         let results = if cx.exec.memory_limit().is_some() {
             // Under a memory limit, one step at a time: DataFusion's fair pool divides the
             // limit among the operators alive at once, so a step started beside another cut
             // the share of an aggregate that already held more (ecommerce at scale 100 with
             // 2G failed in category_kpis while order_kpis ran beside it).
             let mut results = Vec::with_capacity(wave.len());
-            for s in &wave {
+            for s in wave {
                 results.push(run_step(cx, s).await?);
             }
             results
@@ -122,8 +129,58 @@ pub async fn run_graph(cx: &StepContext<'_>) -> Result<StepsOutcome> {
             out.quality.extend(r.quality);
             out.alerts.extend(r.alerts);
         }
+        release_unneeded(cx, waves[i + 1..].iter().flatten(), made_before)?;
     }
     Ok(out)
+}
+
+/// Drops the temporary tables of the run (not in `made_before`) that none of the `later`
+/// steps names — in its files, its checks or its `notify_if` query, variables substituted —
+/// so a run holds what its remaining steps read, not everything it made: `checked_*` and the
+/// text of the batch they keep go once the staging steps are done. Names are matched as
+/// words, comments and strings included, so a doubt keeps the table.
+pub fn release_unneeded<'s>(
+    cx: &StepContext<'_>,
+    later: impl IntoIterator<Item = &'s StepDef>,
+    made_before: &HashSet<String>,
+) -> Result<()> {
+    let p = cx.pipeline;
+    let mut named: HashSet<String> = HashSet::new();
+    for s in later {
+        let mut texts: Vec<&str> = s
+            .files
+            .iter()
+            .filter_map(|f| p.sql.get(f).map(String::as_str))
+            .collect();
+        if s.checks {
+            texts.extend(
+                p.manifest
+                    .checks
+                    .iter()
+                    .filter_map(|c| p.sql.get(&c.file).map(String::as_str)),
+            );
+        }
+        texts.extend(s.notify_if.as_deref());
+        for text in texts {
+            // A text whose variables do not resolve cannot be read for names: keep all.
+            let Ok(sql) = crate::sql::vars::substitute(text, cx.vars) else {
+                return Ok(());
+            };
+            named.extend(
+                sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_lowercase),
+            );
+        }
+    }
+    for t in cx.exec.temp_table_names() {
+        let plain = t.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if plain && !made_before.contains(&t) && !named.contains(&t.to_lowercase()) {
+            tracing::debug!(table = %t, "temporary table no later step reads: dropped");
+            cx.exec.drop_temp_table(&t)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs one step: its files, its checks, then its `notify_if` query.

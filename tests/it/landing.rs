@@ -504,3 +504,74 @@ fn a_file_name_that_is_not_utf8_is_moved_aside_not_left_forever() {
         "{moved:?}"
     );
 }
+
+#[test]
+fn a_landing_file_rewritten_after_the_read_fails_the_run_instead_of_mixing_contents() {
+    // ecommerce's CSV batch tables are read once by validation, so they are not held: the
+    // read checks the file, and validation's scan parses it again (pipeline/landing_scan.rs).
+    let products = |n: usize| {
+        let mut s = String::from("id,sku,cost,category,name,brand,retail_price,department\n");
+        for i in 1..=n {
+            s.push_str(&format!("{i},SKU{i},1.5,Tops,Tee {i},Acme,3.0,Women\n"));
+        }
+        s
+    };
+    let wh = Wh::new();
+    let land = wh.path().join("landing/ecommerce");
+    std::fs::create_dir_all(&land).unwrap();
+    let file = land.join("products_1.csv");
+    std::fs::write(&file, products(3)).unwrap();
+    // The run reads (hashes and checks) the file, then waits before validation parses it again.
+    let marker = wh.dir.path().join("held");
+    let mut run = bin()
+        .arg("--warehouse")
+        .arg(wh.path())
+        .args(["pipeline", "run", "ecommerce", "--settle", "0"])
+        .env("STOCKROOM_HOLD", format!("after_read:{}", marker.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !marker.exists() {
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "the run ended before its read"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Written in place, as a careless upstream would: more records, same name.
+    std::fs::write(&file, products(5)).unwrap();
+    std::fs::remove_file(&marker).unwrap();
+    let out = run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("landing file products_1.csv changed while the run read it"),
+        "{err}"
+    );
+    // Neither content reached a table: no product, no reject, no ledger entry.
+    for table in ["stg_products", "rejects", "stockroom_files"] {
+        assert!(
+            !wh.path().join("tables").join(table).exists()
+                || wh.csv(&format!("SELECT count(*) AS n FROM {table}")) == "n\n0\n",
+            "{table} has rows"
+        );
+    }
+    // The file stays in landing, and the next run (as the message says) takes it whole.
+    assert_eq!(names_in(&land), vec!["products_1.csv".to_string()]);
+    let again = bin()
+        .arg("--warehouse")
+        .arg(wh.path())
+        .args(["pipeline", "run", "ecommerce", "--settle", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        wh.csv("SELECT count(*) AS n, sum(id) AS s FROM stg_products"),
+        "n,s\n5,15\n"
+    );
+}
