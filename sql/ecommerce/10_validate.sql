@@ -1,7 +1,10 @@
 -- Reason codes per record (rules: docs/pipelines.md#ecommerce). Fields arrive trimmed
 -- (empty → NULL). `stageable`: the record has an integer key, so it is staged even when a
 -- cleaning rule excludes it from the KPIs (the later version shadows the earlier one).
+-- `record` (the raw line) is kept for rejected records only, '' for the others: the
+-- rejects need it, and keeping every record would keep the whole file text in memory.
 CREATE TEMP TABLE checked_products AS
+SELECT * REPLACE (CASE WHEN accepted(reasons) THEN '' ELSE record END AS record) FROM (
 SELECT source_file, line_number, record, file_hash,
        parse_int(id) AS id, sku, parse_float(cost) AS cost, category, name, brand,
        parse_float(retail_price) AS retail_price, department,
@@ -16,9 +19,10 @@ SELECT source_file, line_number, record, file_hash,
          retail_price IS NOT NULL AND parse_float(retail_price) IS NULL, 'BAD_TYPE:retail_price',
          parse_float(retail_price) IS NOT NULL AND parse_float(retail_price) <= 0, 'NOT_POSITIVE:retail_price'
        ) END AS reasons
-FROM batch_products;
+FROM batch_products);
 
 CREATE TEMP TABLE checked_orders AS
+SELECT * REPLACE (CASE WHEN accepted(reasons) THEN '' ELSE record END AS record) FROM (
 SELECT source_file, line_number, record, file_hash,
        parse_int(order_id) AS order_id, parse_int(user_id) AS user_id, status,
        parse_ts(created_at) AS created_at, parse_ts(returned_at) AS returned_at,
@@ -35,9 +39,10 @@ SELECT source_file, line_number, record, file_hash,
          num_of_item IS NOT NULL AND parse_int(num_of_item) IS NULL, 'BAD_TYPE:num_of_item',
          parse_int(num_of_item) IS NOT NULL AND parse_int(num_of_item) <= 0, 'NOT_POSITIVE:num_of_item'
        ) END AS reasons
-FROM batch_orders;
+FROM batch_orders);
 
 CREATE TEMP TABLE checked_items AS
+SELECT * REPLACE (CASE WHEN accepted(reasons) THEN '' ELSE record END AS record) FROM (
 SELECT source_file, line_number, record, file_hash,
        parse_int(id) AS id, parse_int(order_id) AS order_id, parse_int(user_id) AS user_id,
        parse_int(product_id) AS product_id, status,
@@ -57,9 +62,9 @@ SELECT source_file, line_number, record, file_hash,
          sale_price IS NOT NULL AND parse_float(sale_price) IS NULL, 'BAD_TYPE:sale_price',
          parse_float(sale_price) IS NOT NULL AND parse_float(sale_price) <= 0, 'NOT_POSITIVE:sale_price'
        ) END AS reasons
-FROM batch_order_items;
+FROM batch_order_items);
 
-CREATE TEMP TABLE checked AS
+CREATE VIEW checked AS
 SELECT source_file, line_number, record, file_hash, reasons FROM checked_products
 UNION ALL SELECT source_file, line_number, record, file_hash, reasons FROM checked_orders
 UNION ALL SELECT source_file, line_number, record, file_hash, reasons FROM checked_items;

@@ -95,7 +95,7 @@ SELECT unnest(repeated(event_id)) AS repeated_id
 FROM checked_txn;
 
 -- What the framework counts and rejects.
-CREATE TEMP TABLE checked AS
+CREATE VIEW checked AS
 SELECT source_file, line_number, record, file_hash, reasons FROM checked_levels
 UNION ALL
 SELECT source_file, line_number, record, file_hash, reasons FROM checked_txn;

@@ -472,13 +472,26 @@ impl Executor {
                             "temporary table {name}: {rows} rows"
                         ))));
                     }
-                    df.collect().await?
+                    // Batch by batch, so a batch's file text is let go as soon as it passed.
+                    use futures::StreamExt;
+                    let mut stream = df.execute_stream().await?;
+                    let mut batches = Vec::new();
+                    while let Some(b) = stream.next().await {
+                        batches.push(compact_views(b?)?);
+                    }
+                    batches
                 }
             };
             // The physical batches can differ from the logical schema in details (view or
             // dictionary strings, nullability); the table takes what the batches hold.
             let schema = batches.first().map(|b| b.schema()).unwrap_or(logical);
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            tracing::debug!(
+                table = %name,
+                rows,
+                bytes = batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>(),
+                "temporary table in memory"
+            );
             let _ = self.schema.deregister_table(&name);
             self.schema
                 .register_table(name.clone(), self.mem_table(schema, batches)?)?;
@@ -798,4 +811,75 @@ fn merge_star_forms(tokens: Vec<Token>) -> Vec<Token> {
         out.push(t);
     }
     out
+}
+
+/// A temporary table's text columns can point into buffers far larger than what they show:
+/// the 32 MiB pieces of landing-file text a batch's fields are views into, of which a
+/// `checked_*` table keeps short fields (held inside the views) and the records of its
+/// rejected rows. A column of a batch that holds more bytes for nothing (buffers none of its
+/// values uses, gaps between them) than for its values is copied into buffers of its own,
+/// so the table holds what it shows and the file text can go; a column that uses what it
+/// holds (every record kept, as pos's `checked` does; a file name repeated) is left as it is.
+fn compact_views(
+    b: datafusion::arrow::record_batch::RecordBatch,
+) -> Result<datafusion::arrow::record_batch::RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, AsArray};
+    let mut cols = b.columns().to_vec();
+    let mut changed = false;
+    for col in cols.iter_mut() {
+        let Some(a) = col.as_string_view_opt() else {
+            continue;
+        };
+        if !holds_for_nothing(a) {
+            continue;
+        }
+        let compact: ArrayRef = Arc::new(a.gc());
+        *col = compact;
+        changed = true;
+    }
+    if !changed {
+        return Ok(b);
+    }
+    Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
+        b.schema(),
+        cols,
+    )?)
+}
+
+/// Whether most of the bytes `a`'s buffers hold are used by none of its values.
+fn holds_for_nothing(a: &datafusion::arrow::array::StringViewArray) -> bool {
+    use datafusion::arrow::array::Array;
+    if a.data_buffers().is_empty() {
+        return false;
+    }
+    // Per buffer: the lowest and highest byte the values use in it, and how many they are.
+    let mut spans = vec![None::<(usize, usize, usize)>; a.data_buffers().len()];
+    for (i, v) in a.views().iter().enumerate() {
+        let len = *v as u32 as usize;
+        // Up to 12 bytes a value lives in its view, not in a buffer.
+        if len <= 12 || a.is_null(i) {
+            continue;
+        }
+        let (buffer, offset) = ((*v >> 64) as u32 as usize, (*v >> 96) as u32 as usize);
+        if let Some(s) = spans.get_mut(buffer) {
+            let e = s.get_or_insert((offset, offset + len, 0));
+            e.0 = e.0.min(offset);
+            e.1 = e.1.max(offset + len);
+            e.2 += len;
+        }
+    }
+    let (mut wasted, mut total) = (0usize, 0usize);
+    for (buf, span) in a.data_buffers().iter().zip(spans) {
+        match span {
+            Some((lo, hi, used)) => {
+                wasted += (hi - lo).saturating_sub(used);
+                total += hi - lo;
+            }
+            None => {
+                wasted += buf.len();
+                total += buf.len();
+            }
+        }
+    }
+    wasted * 2 > total
 }
