@@ -171,40 +171,26 @@ fn unread(hash: String, known: &HashSet<String>) -> (String, Parsed) {
 }
 
 /// Opens a landing entry for reading if it is (still) a regular file: the file and its size,
-/// or what it is instead.
-fn open_regular(input: &Input) -> Result<std::result::Result<(std::fs::File, u64), &'static str>> {
-    let file = match open_no_follow(&input.path) {
+/// or what it is instead. The read opens each entry so, and a scan of the batch again.
+pub(crate) fn open_regular(
+    path: &Path,
+) -> Result<std::result::Result<(std::fs::File, u64), &'static str>> {
+    let file = match open_no_follow(path) {
         Ok(f) => f,
         // ELOOP: the entry became a symbolic link after discovery.
         #[cfg(unix)]
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Err("a symbolic link")),
         Err(e) => {
-            return Err(Error::io(
-                format!("cannot read {}", input.path.display()),
-                e,
-            ));
+            return Err(Error::io(format!("cannot read {}", path.display()), e));
         }
     };
     let meta = file
         .metadata()
-        .map_err(|e| Error::io(format!("cannot read {}", input.path.display()), e))?;
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     if let Some(what) = irregular_kind(&meta.file_type()) {
         return Ok(Err(what));
     }
     Ok(Ok((file, meta.len())))
-}
-
-/// Opens `path` again for a scan of the batch: `None` if it is no longer a regular file.
-pub(crate) fn open_checked(path: &Path) -> Result<Option<std::fs::File>> {
-    let cannot_read = |e| Error::io(format!("cannot read {}", path.display()), e);
-    let file = match open_no_follow(path) {
-        Ok(f) => f,
-        #[cfg(unix)]
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
-        Err(e) => return Err(cannot_read(e)),
-    };
-    let meta = file.metadata().map_err(cannot_read)?;
-    Ok(irregular_kind(&meta.file_type()).is_none().then_some(file))
 }
 
 /// The SHA-256 (hex) of everything `r` yields, and how many bytes that was.
@@ -249,8 +235,10 @@ impl<R: Read> Read for Hashing<R> {
 /// file of this batch, is a duplicate), routes it to its batch table and parses it. Files are
 /// read and parsed on all cores; the outcome does not depend on which worker took which file.
 ///
-/// In memory (`spill` None) every file is read whole and parsed at once. With a scratch
-/// directory each file is streamed into Parquet parts (see [`crate::ingest::stream_file`]),
+/// Held in memory ([`Keep::Memory`], and under [`Keep::Rescan`] the tables it does not
+/// rescan) every file is read whole and parsed at once. A rescanned table's files are hashed
+/// and parsed for their verdict only ([`crate::pipeline::landing_scan`]). With a scratch
+/// directory ([`Keep::Spill`]) each file is streamed into Parquet parts (see [`crate::ingest::stream_file`]),
 /// one file per core at a time: memory holds a few pieces of a file per core, whatever the
 /// files' sizes.
 pub(crate) fn read_batch(
@@ -353,7 +341,7 @@ pub(crate) fn read_batch(
                 },
             ));
         }
-        let (file, size) = match open_regular(input)? {
+        let (file, size) = match open_regular(&input.path)? {
             Ok(f) => f,
             Err(what) => return Ok((String::new(), not_regular(input, what))),
         };
@@ -370,24 +358,25 @@ pub(crate) fn read_batch(
             .unwrap_or(&input.path)
             .display()
             .to_string();
-        let route = |hash: &str| p.route(&input.name).filter(|_| !known.contains(hash));
-        if spill.is_none() && p.route(&input.name).is_none_or(|t| rescanned[t]) {
+        let typed = p.route(&input.name);
+        let route = |hash: &str| typed.filter(|_| !known.contains(hash));
+        if typed.map_or(matches!(keep, Keep::Rescan), |t| rescanned[t]) {
             // Hashed and parsed in one read, the records dropped as they are parsed: only the
             // verdict is kept, for the scans to compare with.
             let cannot_read = |e| Error::io(format!("cannot read {}", input.path.display()), e);
             let mut reader = Hashing::new((&file).take(max_file_bytes.saturating_add(1)));
-            let verdict = match p.route(&input.name) {
+            let verdict = match typed {
                 Some(t) => {
                     let mut drop_records = |_: Vec<RecordBatch>| Ok(());
-                    let verdict = stream_file(
+                    let opts = options(t);
+                    Some(stream_file(
                         &mut reader,
                         gzip,
                         &label,
                         &input.name,
-                        &options(t),
+                        &opts,
                         &mut drop_records,
-                    )?;
-                    Some(verdict)
+                    )?)
                 }
                 None => None,
             };
@@ -398,6 +387,10 @@ pub(crate) fn read_batch(
             let hash = reader.hex();
             let (Some(t), Some(verdict)) = (route(&hash), verdict) else {
                 return Ok(unread(hash, known));
+            };
+            let rows = match verdict {
+                Streamed::Taken { rows } => rows,
+                Streamed::Rejected { .. } => 0,
             };
             tracing::debug!(
                 file = %input.name,
@@ -412,7 +405,7 @@ pub(crate) fn read_batch(
                 gzip,
                 size,
                 hash: hash.clone(),
-                rows: 0,
+                rows,
                 _staged: input._staged.clone(),
             };
             return Ok((
@@ -591,10 +584,10 @@ pub(crate) fn read_batch(
                 } => rejected(&mut f, &code, &message),
                 Parsed::Checked {
                     table,
-                    verdict: Streamed::Taken { rows },
+                    verdict: Streamed::Taken { .. },
                     file,
                 } => {
-                    taken[table].push(TakenFile { rows, ..file });
+                    taken[table].push(file);
                     f.status = FileStatus::Read;
                 }
                 Parsed::Streamed {
@@ -666,7 +659,7 @@ fn reads_in_validate(p: &Pipeline, table: &str) -> usize {
         .validate
         .iter()
         .filter_map(|f| p.sql.get(f))
-        .flat_map(|text| text.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+        .flat_map(|text| crate::pipeline::model::sql_words(text))
         .filter(|w| w.eq_ignore_ascii_case(table))
         .count()
 }

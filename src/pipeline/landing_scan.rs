@@ -28,7 +28,7 @@ use tokio::sync::mpsc::Sender;
 
 use crate::error::{Error, Result};
 use crate::ingest::{ReadOptions, Streamed, constant_text, stream_file};
-use crate::pipeline::landing::{Hashing, Staging, open_checked};
+use crate::pipeline::landing::{Hashing, Staging, open_regular};
 
 /// One landing file the read took into the batch, and what the read found in it.
 #[derive(Debug)]
@@ -124,7 +124,9 @@ fn rescan(
     tx: &Sender<datafusion::error::Result<RecordBatch>>,
 ) -> Result<()> {
     let changed = || Error::LandingFileChanged(f.name.clone());
-    let file = open_checked(&f.path)?.ok_or_else(changed)?;
+    let Ok((file, _)) = open_regular(&f.path)? else {
+        return Err(changed());
+    };
     let mut reader = Hashing::new(std::io::Read::take(
         &file,
         opts.max_file_bytes.saturating_add(1),

@@ -395,6 +395,14 @@ fn reads(source: &str, text: &str) -> Result<BTreeSet<String>, PipelineError> {
         .collect())
 }
 
+/// The identifier-like words of SQL text, lower-cased, comments and strings included: the
+/// conservative way to ask whether a script may name a table (a word in a comment keeps it).
+pub fn sql_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
 /// The tables a script statement writes: `CREATE [OR REPLACE] [TEMP] TABLE|VIEW [IF NOT
 /// EXISTS] x`, `MERGE INTO x`, `INSERT INTO x`. A model that reads `x` runs after the step.
 pub fn script_writes(text: &str) -> BTreeSet<String> {

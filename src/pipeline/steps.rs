@@ -166,11 +166,7 @@ pub fn release_unneeded<'s>(
             let Ok(sql) = crate::sql::vars::substitute(text, cx.vars) else {
                 return Ok(());
             };
-            named.extend(
-                sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_lowercase),
-            );
+            named.extend(crate::pipeline::model::sql_words(&sql));
         }
     }
     for t in cx.exec.temp_table_names() {
