@@ -20,10 +20,16 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::streaming::StreamingTable;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, Statistics, StatisticsArgs,
+};
 use tokio::sync::mpsc::Sender;
 
 use crate::error::{Error, Result};
@@ -57,6 +63,7 @@ pub(crate) fn table(
     partitions: usize,
 ) -> Result<Arc<dyn TableProvider>> {
     let opts = Arc::new(opts);
+    let rows = files.iter().map(|f| f.rows).sum();
     let mut groups: Vec<(u64, Vec<Arc<TakenFile>>)> = vec![(0, Vec::new()); partitions.max(1)];
     let mut files: Vec<Arc<TakenFile>> = files.into_iter().map(Arc::new).collect();
     // Largest first, each to the lightest group so far.
@@ -78,7 +85,110 @@ pub(crate) fn table(
             }) as Arc<dyn PartitionStream>
         })
         .collect();
-    Ok(Arc::new(StreamingTable::try_new(schema, parts)?))
+    Ok(Arc::new(LandingTable {
+        rows,
+        inner: StreamingTable::try_new(schema, parts)?,
+    }))
+}
+
+/// A [`StreamingTable`] that says how many rows it has. DataFusion knows nothing of a
+/// streaming table's size, so it cannot pick a join's build side by size: inventory-ops'
+/// 5M transactions `LEFT JOIN known_pairs` (128k rows) then built its hash table on the
+/// 5M-row side — 3.9 GB and 11 s for the statement instead of 1.25 GB and 6.5 s. The count
+/// the read found is given as an estimate (`Inexact`): an exact one would let DataFusion
+/// answer `count(*)` without the scan that re-checks the files.
+#[derive(Debug)]
+struct LandingTable {
+    inner: StreamingTable,
+    rows: usize,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for LandingTable {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> datafusion::logical_expr::TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::prelude::Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let inner = self.inner.scan(state, projection, filters, limit).await?;
+        let mut stats = Statistics::new_unknown(&inner.schema());
+        stats.num_rows = Precision::Inexact(limit.map_or(self.rows, |l| l.min(self.rows)));
+        Ok(Arc::new(LandingScanExec {
+            inner,
+            stats: Arc::new(stats),
+        }))
+    }
+}
+
+/// The scan of a [`LandingTable`]: the streaming scan, with the row count as its statistics.
+#[derive(Debug)]
+struct LandingScanExec {
+    inner: Arc<dyn ExecutionPlan>,
+    stats: Arc<Statistics>,
+}
+
+impl DisplayAs for LandingScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "LandingScan: rows~{}, ", self.stats.num_rows)?;
+        self.inner.fmt_as(t, f)
+    }
+}
+
+impl ExecutionPlan for LandingScanExec {
+    fn name(&self) -> &str {
+        "LandingScan"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.inner.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
+    ) -> datafusion::error::Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
+        self.inner.execute(partition, context)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> datafusion::error::Result<Arc<Statistics>> {
+        Ok(match args.partition() {
+            None => self.stats.clone(),
+            Some(_) => Arc::new(Statistics::new_unknown(&self.inner.schema())),
+        })
+    }
 }
 
 /// One partition of a scan: its files, parsed in turn on a blocking thread.
@@ -149,4 +259,59 @@ fn rescan(
     let same =
         matches!(verdict, Streamed::Taken { rows } if rows == f.rows) && reader.hex() == f.hash;
     if same { Ok(()) } else { Err(changed()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::SessionContext;
+
+    #[tokio::test]
+    async fn a_join_builds_its_hash_table_on_the_small_side_not_on_the_landing_files() {
+        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Utf8View, true)]));
+        // Planning opens no file: the read's count is all the plan needs.
+        let file = |i: usize| TakenFile {
+            path: PathBuf::from(format!("/nonexistent/big_{i}.csv")),
+            name: format!("big_{i}.csv"),
+            label: format!("big_{i}.csv"),
+            gzip: false,
+            size: 100 << 20,
+            hash: String::new(),
+            rows: 2_500_000,
+            _staged: None,
+        };
+        let big = table(
+            schema.clone(),
+            vec![file(1), file(2)],
+            ReadOptions::new(crate::ingest::RawFormat::Csv, Vec::new()),
+            2,
+        )
+        .unwrap();
+        let small = MemTable::try_new(
+            schema.clone(),
+            vec![vec![RecordBatch::new_empty(schema.clone())]],
+        )
+        .unwrap();
+        let ctx = SessionContext::new();
+        ctx.register_table("big", big).unwrap();
+        ctx.register_table("small", Arc::new(small)).unwrap();
+        let plan = ctx
+            .sql("SELECT * FROM big LEFT JOIN small ON big.k = small.k")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let text = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(false)
+            .to_string();
+        // Swapped: the small table is the join's left (build) side, the landing scan streams.
+        assert!(text.contains("join_type=Right"), "{text}");
+        assert!(
+            text.contains("LandingScan: rows~Inexact(5000000)"),
+            "{text}"
+        );
+    }
 }
