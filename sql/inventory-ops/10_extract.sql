@@ -65,6 +65,7 @@ WITH typed_txn AS (
          json_str(notes) AS notes
   FROM batch_transactions
 )
+SELECT * REPLACE (CASE WHEN accepted(reasons) THEN '' ELSE record END AS record) FROM (
 SELECT source_file, line_number, record, file_hash, malformed, event_id, event_type, sku,
        warehouse_id, quantity_change, ts, reference_id, notes,
        CASE WHEN malformed THEN make_array('MALFORMED') ELSE reasons(
@@ -84,7 +85,8 @@ SELECT source_file, line_number, record, file_hash, malformed, event_id, event_t
          sku IS NOT NULL AND warehouse_id IS NOT NULL AND known_sku IS NULL, 'UNKNOWN_SKU'
        ) END AS reasons
 FROM typed_txn
-LEFT JOIN known_pairs ON sku = known_sku AND warehouse_id = known_warehouse_id;
+LEFT JOIN known_pairs ON sku = known_sku AND warehouse_id = known_warehouse_id
+);
 
 -- Event ids seen more than once in this batch (any record with an id): the transform step
 -- ranks only their rows, and the duplicate_event_ids check reports them. One pass over the

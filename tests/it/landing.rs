@@ -505,28 +505,29 @@ fn a_file_name_that_is_not_utf8_is_moved_aside_not_left_forever() {
     );
 }
 
-#[test]
-fn a_landing_file_rewritten_after_the_read_fails_the_run_instead_of_mixing_contents() {
-    // ecommerce's CSV batch tables are read once by validation, so they are not held: the
-    // read checks the file, and validation's scan parses it again (pipeline/landing_scan.rs).
-    let products = |n: usize| {
-        let mut s = String::from("id,sku,cost,category,name,brand,retail_price,department\n");
-        for i in 1..=n {
-            s.push_str(&format!("{i},SKU{i},1.5,Tops,Tee {i},Acme,3.0,Women\n"));
-        }
-        s
-    };
+/// Drops `files` into `pipeline`'s landing, starts a run held after its read, rewrites
+/// `changed` in place with `after`, and checks that the run fails naming it, that nothing
+/// reached `tables`, and that the next run takes the new content whole (`check` → `expected`).
+fn rewritten_after_the_read(
+    pipeline: &str,
+    files: &[(&str, String)],
+    (changed, after): (&str, String),
+    tables: &[&str],
+    (check, expected): (&str, &str),
+) {
     let wh = Wh::new();
-    let land = wh.path().join("landing/ecommerce");
+    let land = wh.path().join("landing").join(pipeline);
     std::fs::create_dir_all(&land).unwrap();
-    let file = land.join("products_1.csv");
-    std::fs::write(&file, products(3)).unwrap();
-    // The run reads (hashes and checks) the file, then waits before validation parses it again.
+    for (name, text) in files {
+        std::fs::write(land.join(name), text).unwrap();
+    }
+    // The run reads (hashes and checks) the files, then waits before validation parses them
+    // again.
     let marker = wh.dir.path().join("held");
     let mut run = bin()
         .arg("--warehouse")
         .arg(wh.path())
-        .args(["pipeline", "run", "ecommerce", "--settle", "0"])
+        .args(["pipeline", "run", pipeline, "--settle", "0"])
         .env("STOCKROOM_HOLD", format!("after_read:{}", marker.display()))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -540,29 +541,33 @@ fn a_landing_file_rewritten_after_the_read_fails_the_run_instead_of_mixing_conte
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // Written in place, as a careless upstream would: more records, same name.
-    std::fs::write(&file, products(5)).unwrap();
+    std::fs::write(land.join(changed), after).unwrap();
     std::fs::remove_file(&marker).unwrap();
     let out = run.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(
-        err.contains("landing file products_1.csv changed while the run read it"),
+        err.contains(&format!(
+            "landing file {changed} changed while the run read it"
+        )),
         "{err}"
     );
-    // Neither content reached a table: no product, no reject, no ledger entry.
-    for table in ["stg_products", "rejects", "stockroom_files"] {
+    // Neither content reached a table: no row, no reject, no ledger entry.
+    for table in tables.iter().chain(&["rejects", "stockroom_files"]) {
         assert!(
             !wh.path().join("tables").join(table).exists()
                 || wh.csv(&format!("SELECT count(*) AS n FROM {table}")) == "n\n0\n",
             "{table} has rows"
         );
     }
-    // The file stays in landing, and the next run (as the message says) takes it whole.
-    assert_eq!(names_in(&land), vec!["products_1.csv".to_string()]);
+    // The files stay in landing, and the next run (as the message says) takes them whole.
+    let mut names: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
+    names.sort();
+    assert_eq!(names_in(&land), names);
     let again = bin()
         .arg("--warehouse")
         .arg(wh.path())
-        .args(["pipeline", "run", "ecommerce", "--settle", "0"])
+        .args(["pipeline", "run", pipeline, "--settle", "0"])
         .output()
         .unwrap();
     assert!(
@@ -570,8 +575,62 @@ fn a_landing_file_rewritten_after_the_read_fails_the_run_instead_of_mixing_conte
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    assert_eq!(
-        wh.csv("SELECT count(*) AS n, sum(id) AS s FROM stg_products"),
-        "n,s\n5,15\n"
+    assert_eq!(wh.csv(check), expected);
+}
+
+#[test]
+fn a_landing_file_rewritten_after_the_read_fails_the_run_instead_of_mixing_contents() {
+    // ecommerce's CSV batch tables are read once by validation, so they are not held: the
+    // read checks the file, and validation's scan parses it again (pipeline/landing_scan.rs).
+    let products = |n: usize| {
+        let mut s = String::from("id,sku,cost,category,name,brand,retail_price,department\n");
+        for i in 1..=n {
+            s.push_str(&format!("{i},SKU{i},1.5,Tops,Tee {i},Acme,3.0,Women\n"));
+        }
+        s
+    };
+    rewritten_after_the_read(
+        "ecommerce",
+        &[("products_1.csv", products(3))],
+        ("products_1.csv", products(5)),
+        &["stg_products"],
+        // 1 + 2 + 3 + 4 + 5
+        (
+            "SELECT count(*) AS n, sum(id) AS s FROM stg_products",
+            "n,s\n5,15\n",
+        ),
+    );
+}
+
+#[test]
+fn a_json_lines_file_rewritten_after_the_read_fails_the_run_too() {
+    // inventory-ops' transactions (JSON lines) are parsed again by validation's scan as well.
+    let levels = "sku,warehouse_id,product_name,category,quantity_on_hand,quantity_reserved,\
+                  reorder_point,reorder_quantity,lead_time_days,unit_cost,snapshot_at\n\
+                  SKU-1,WH-1,Tee,Apparel,100,0,10,50,7,2.5,2024-03-01T00:00:00Z\n";
+    let events = |n: i64| {
+        (1..=n)
+            .map(|i| {
+                format!(
+                    "{{\"eventId\": \"E{i}\", \"eventType\": \"INVENTORY_UPDATE\", \
+                     \"sku\": \"SKU-1\", \"warehouseId\": \"WH-1\", \"quantityChange\": -{i}, \
+                     \"timestamp\": \"2024-03-01T0{i}:00:00Z\"}}\n"
+                )
+            })
+            .collect::<String>()
+    };
+    rewritten_after_the_read(
+        "inventory-ops",
+        &[
+            ("stock_levels_2024-03-01.csv", levels.to_string()),
+            ("transactions_2024-03-01.jsonl", events(2)),
+        ],
+        ("transactions_2024-03-01.jsonl", events(3)),
+        &["stock_levels", "inventory_transactions"],
+        // Three events of -1, -2 and -3 units.
+        (
+            "SELECT count(*) AS n, sum(quantity_change) AS q FROM inventory_transactions",
+            "n,q\n3,-6\n",
+        ),
     );
 }
