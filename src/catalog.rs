@@ -265,6 +265,14 @@ impl WarehouseSchema {
         &self.warehouse
     }
 
+    /// Whether `name` is a table or view of this session only (`CREATE TEMP TABLE`, a
+    /// pipeline's batch), not of the warehouse.
+    pub fn is_temporary(&self, name: &str) -> bool {
+        self.registered(name).is_some()
+            && !self.warehouse.is_table(name)
+            && !self.external.contains(name)
+    }
+
     fn registered(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
         self.registered
             .read()

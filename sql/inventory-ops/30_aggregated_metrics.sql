@@ -18,6 +18,16 @@ SELECT sku, warehouse_id, "timestamp", date, event_type,
             ELSE 0 END AS d_reserved
 FROM inventory_transactions;
 
+-- Units out over the trailing 7 and 30 days, for the metrics at the end: computed now, so
+-- `moves` (one row per event) can go once the aggregates below have read it.
+CREATE TEMP TABLE units_out_windows AS
+SELECT m.sku, m.warehouse_id,
+       sum(CASE WHEN m.date > a.as_of - INTERVAL '7 days' THEN m.units_out ELSE 0 END) AS out_7d,
+       sum(m.units_out) AS out_30d
+FROM moves m CROSS JOIN run_as_of a
+WHERE m.date > a.as_of - INTERVAL '30 days' AND m.date <= a.as_of
+GROUP BY m.sku, m.warehouse_id;
+
 -- transaction_agg: hour / day / ISO week (Monday start) per (sku, warehouse_id). Weeks roll up
 -- from days. The union of the three is a view: the MERGE streams it, with no third copy in
 -- memory.
@@ -38,6 +48,10 @@ SELECT date_trunc('day', m."timestamp") AS period_start, m.sku, m.warehouse_id,
 FROM moves m
 LEFT JOIN stock_levels l ON m.sku = l.sku AND m.warehouse_id = l.warehouse_id
 GROUP BY date_trunc('day', m."timestamp"), m.sku, m.warehouse_id;
+
+-- Each temporary table goes as soon as nothing below reads it: the 5M-event batch peaked at
+-- 2.0-2.2 GB holding all of them to the end of the step.
+DROP TABLE moves;
 
 CREATE OR REPLACE VIEW transaction_agg_new AS
 SELECT grain, period_start, sku, warehouse_id, units_in, units_out,
@@ -64,6 +78,8 @@ WHEN MATCHED AND (t.txn_count <> s.txn_count OR t.units_in <> s.units_in OR t.un
 WHEN NOT MATCHED THEN INSERT *
 WHEN NOT MATCHED BY SOURCE THEN DELETE;
 
+DROP TABLE agg_hour;
+
 -- inventory_daily_snapshots: end of each day from the snapshot's date to the as-of date.
 -- Only transactions after the pair's snapshot_at move its balances (agg_day's d_on_hand and
 -- d_reserved count only those). The days run from the earliest snapshot day to the as-of date.
@@ -83,6 +99,8 @@ SELECT m.sku, m.warehouse_id,
        running_totals(CAST(m.period_start AS DATE) - s.first_day, m.d_reserved, s.days) AS reserved_moves
 FROM agg_day m CROSS JOIN calendar_span s
 GROUP BY m.sku, m.warehouse_id;
+
+DROP TABLE agg_day;
 
 -- One row per pair and day from its snapshot's day: the day's slice of the lists, unnested
 -- side by side with the dates. A pair without transactions keeps its snapshot balances.
@@ -116,14 +134,6 @@ WHEN NOT MATCHED BY SOURCE THEN DELETE;
 
 -- inventory_metrics at the as-of date. Units out count all history (also transactions
 -- before the snapshot); every ratio with a zero denominator is NULL (safe_div).
-CREATE TEMP TABLE units_out_windows AS
-SELECT m.sku, m.warehouse_id,
-       sum(CASE WHEN m.date > a.as_of - INTERVAL '7 days' THEN m.units_out ELSE 0 END) AS out_7d,
-       sum(m.units_out) AS out_30d
-FROM moves m CROSS JOIN run_as_of a
-WHERE m.date > a.as_of - INTERVAL '30 days' AND m.date <= a.as_of
-GROUP BY m.sku, m.warehouse_id;
-
 CREATE TEMP TABLE on_hand_30d AS
 SELECT s.sku, s.warehouse_id, avg(CAST(s.on_hand AS DOUBLE)) AS avg_on_hand
 FROM snapshots_new s CROSS JOIN run_as_of a

@@ -203,6 +203,19 @@ impl Executor {
         Ok(())
     }
 
+    /// Hands the memory of dropped tables back to the system. A temporary table is mostly
+    /// columns of 8,192-row batches, blocks under glibc's mmap threshold that live inside
+    /// the heap: freed, they stay resident until the heap is trimmed (inventory-ops, 5M
+    /// events: RSS stayed at 1.2 GB after its 1.1 GB `checked_txn` was dropped, and fell
+    /// to 110 MB with the trim).
+    pub fn return_freed_memory(&self) {
+        // SAFETY: malloc_trim only releases free pages of the allocator's own heaps.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
     /// An in-memory table split round-robin into the session's target partitions, so scans
     /// of a temporary table run on every core (one partition would serialise them). Row
     /// order across batches is not kept — SQL tables have none; steps order explicitly.
@@ -638,6 +651,15 @@ impl Executor {
         }
         if dry_run {
             return Ok(Outcome::Message(format!("would run {cmd:?}")));
+        }
+        if let Command::Drop { table, .. } = &cmd
+            && self.schema.is_temporary(table)
+        {
+            // The temporary table the name resolves to, not a warehouse table behind it: a
+            // script drops what it made once it is done with it, and its memory goes back.
+            self.drop_temp_table(table)?;
+            self.return_freed_memory();
+            return Ok(Outcome::Message(format!("dropped temporary table {table}")));
         }
         maintenance::run(&self.ctx, &self.warehouse, cmd).await
     }

@@ -301,6 +301,7 @@ async fn lifecycle(
     for t in &batch_tables {
         exec.drop_temp_table(t)?;
     }
+    exec.return_freed_memory();
     if run_opts.validate_only {
         return Ok(());
     }

@@ -169,12 +169,17 @@ pub fn release_unneeded<'s>(
             named.extend(crate::pipeline::model::sql_words(&sql));
         }
     }
+    let mut dropped = false;
     for t in cx.exec.temp_table_names() {
         let plain = t.chars().all(|c| c.is_alphanumeric() || c == '_');
         if plain && !made_before.contains(&t) && !named.contains(&t.to_lowercase()) {
             tracing::debug!(table = %t, "temporary table no later step reads: dropped");
             cx.exec.drop_temp_table(&t)?;
+            dropped = true;
         }
+    }
+    if dropped {
+        cx.exec.return_freed_memory();
     }
     Ok(())
 }

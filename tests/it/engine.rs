@@ -166,6 +166,49 @@ fn create_forms_and_errors() {
 }
 
 #[test]
+fn drop_table_drops_a_temporary_table_and_leaves_the_warehouse_alone() {
+    let wh = Wh::new();
+    wh.ok("CREATE TABLE kept AS SELECT 1 AS x");
+    // A script that frees its scratch table once done with it (as the pipelines' SQL does).
+    let script = wh.dir.path().join("drop.sql");
+    std::fs::write(
+        &script,
+        "CREATE TEMP TABLE scratch AS SELECT 2 AS x;\n\
+         INSERT INTO kept SELECT x FROM scratch;\n\
+         DROP TABLE scratch;\n",
+    )
+    .unwrap();
+    let out = wh.cmd().arg("run-sql").arg(&script).output().unwrap();
+    assert_success(&out);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("dropped temporary table scratch"), "{said}");
+    assert_eq!(
+        rows(&wh.csv("SELECT x FROM kept ORDER BY x")),
+        [["1"], ["2"]]
+    );
+    // Once dropped, the name is gone: a second DROP says so and names no warehouse table.
+    std::fs::write(
+        &script,
+        "CREATE TEMP TABLE scratch AS SELECT 2 AS x;\n\
+         DROP TABLE scratch;\n\
+         SELECT * FROM scratch;\n",
+    )
+    .unwrap();
+    let out = wh.cmd().arg("run-sql").arg(&script).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("scratch"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rows(&wh.csv("SELECT count(*) FROM kept")), [["2"]]);
+}
+
+#[test]
 fn registration_is_lazy_and_files_are_tables() {
     let wh = Wh::new();
     wh.ok("CREATE TABLE good AS SELECT 1 AS x");
