@@ -6,3 +6,4 @@ SELECT r.repeated_id AS event_id, count(*) AS occurrences, min(c.source_file) AS
 FROM repeated_event_ids r
 JOIN checked_txn c ON c.event_id = r.repeated_id
 GROUP BY r.repeated_id
+ORDER BY r.repeated_id

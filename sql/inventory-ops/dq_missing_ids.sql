@@ -6,3 +6,4 @@ UNION ALL
 SELECT source_file, line_number, 'transactions' AS input, record
 FROM checked_txn
 WHERE NOT malformed AND (sku IS NULL OR warehouse_id IS NULL)
+ORDER BY input, source_file, line_number

@@ -128,6 +128,54 @@ fn a_run_under_a_small_memory_limit_gives_the_tables_of_an_unlimited_run() {
 }
 
 #[test]
+fn inventory_ops_gives_the_same_tables_parsed_again_held_or_spilled() {
+    // Its JSON-lines and CSV batch tables are parsed again by validation's scan by default;
+    // STOCKROOM_BATCH_IN_MEMORY=1 holds them as read; --memory-limit spills them to Parquet.
+    // The sample has rejects of every kind, a replayed event and an unknown sku.
+    let runs: [(&[&str], Option<&str>); 3] = [
+        (&[], None),
+        (&[], Some("1")),
+        (&["--memory-limit", "64M"], None),
+    ];
+    let whs: Vec<Wh> = runs
+        .iter()
+        .map(|(args, held)| {
+            let wh = Wh::new();
+            copy_dir(
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("data/inventory-ops"),
+                &wh.path().join("landing/inventory-ops"),
+            );
+            let mut cmd = wh.cmd();
+            cmd.args(*args).args(["pipeline", "run", "inventory-ops"]);
+            if let Some(v) = held {
+                cmd.env("STOCKROOM_BATCH_IN_MEMORY", v);
+            }
+            let out = cmd.output().unwrap();
+            assert_success(&out);
+            wh
+        })
+        .collect();
+    for t in [
+        "stock_levels",
+        "inventory_transactions",
+        "transaction_agg",
+        "inventory_daily_snapshots",
+        "inventory_metrics",
+        "low_stock_alerts",
+        "weekly_summary",
+        "rejects",
+        "dq_failures",
+    ] {
+        let first = rounded(table_rows(|s| whs[0].csv(s), t));
+        assert!(!first.is_empty(), "{t} is empty");
+        for (wh, run) in whs.iter().zip(&runs).skip(1) {
+            let other = rounded(table_rows(|s| wh.csv(s), t));
+            assert_eq!(first, other, "{t} differs in the run {run:?}");
+        }
+    }
+}
+
+#[test]
 fn a_failed_run_and_a_killed_run_leave_no_scratch_directory_behind() {
     // A run that fails after validation wrote `checked` to its scratch directory.
     let (wh, dir) = shop_with_a_failing_model();
