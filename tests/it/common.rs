@@ -201,6 +201,17 @@ pub const ECOMMERCE_TABLES: &[&str] = &[
     "stockroom_files",
 ];
 
+/// inventory-ops' curated tables (the framework's `rejects` and `dq_*` aside).
+pub const INVENTORY_OPS_TABLES: &[&str] = &[
+    "stock_levels",
+    "inventory_transactions",
+    "transaction_agg",
+    "inventory_daily_snapshots",
+    "inventory_metrics",
+    "low_stock_alerts",
+    "weekly_summary",
+];
+
 /// Every row of `table` (from a `query --format csv` runner) without the volatile columns,
 /// sorted.
 pub fn table_rows(csv_of: impl Fn(&str) -> String, table: &str) -> Vec<String> {

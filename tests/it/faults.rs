@@ -5,7 +5,7 @@
 
 use stockroom::pipeline::fault::BOUNDARIES;
 
-use crate::common::{self, Wh, assert_success, drop_sample, run_ok};
+use crate::common::{self, INVENTORY_OPS_TABLES, Wh, assert_success, drop_sample, run_ok};
 
 /// Every row of `table` without the volatile columns, sorted; empty when the table does not
 /// exist (a crash before its first commit).
@@ -111,14 +111,6 @@ fn inventory_ops_crash_at_every_boundary_then_rerun_equals_a_clean_run() {
         "inventory-ops",
         "inventory-ops-golden",
         None,
-        &[
-            "stock_levels",
-            "inventory_transactions",
-            "transaction_agg",
-            "inventory_daily_snapshots",
-            "inventory_metrics",
-            "low_stock_alerts",
-            "weekly_summary",
-        ],
+        INVENTORY_OPS_TABLES,
     );
 }

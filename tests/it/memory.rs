@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::common::{ECOMMERCE_TABLES, Wh, assert_success, table_rows};
+use crate::common::{ECOMMERCE_TABLES, INVENTORY_OPS_TABLES, Wh, assert_success, table_rows};
 use crate::models::{landing, pipeline, shop_with_a_failing_model, write_shop};
 
 /// What is left under a warehouse's scratch folder for `pipeline`.
@@ -155,17 +155,10 @@ fn inventory_ops_gives_the_same_tables_parsed_again_held_or_spilled() {
             wh
         })
         .collect();
-    for t in [
-        "stock_levels",
-        "inventory_transactions",
-        "transaction_agg",
-        "inventory_daily_snapshots",
-        "inventory_metrics",
-        "low_stock_alerts",
-        "weekly_summary",
-        "rejects",
-        "dq_failures",
-    ] {
+    for &t in INVENTORY_OPS_TABLES
+        .iter()
+        .chain(&["rejects", "dq_failures"])
+    {
         let first = rounded(table_rows(|s| whs[0].csv(s), t));
         assert!(!first.is_empty(), "{t} is empty");
         for (wh, run) in whs.iter().zip(&runs).skip(1) {
