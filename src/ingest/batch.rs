@@ -52,10 +52,18 @@ pub(super) struct Batches<'t> {
     rows_in_batch: usize,
     batches: Vec<RecordBatch>,
     rows: usize,
+    /// Only `rows` is kept ([`crate::ingest::ReadOptions::count_only`]).
+    counting: bool,
 }
 
 impl<'t> Batches<'t> {
-    pub(super) fn new(schema: SchemaRef, source: &str, batch_rows: usize, text: &'t str) -> Self {
+    pub(super) fn new(
+        schema: SchemaRef,
+        source: &str,
+        batch_rows: usize,
+        text: &'t str,
+        counting: bool,
+    ) -> Self {
         let ncolumns = schema.fields().len().saturating_sub(3);
         let batch_rows = batch_rows.max(1);
         let cap = batch_rows.min(4096);
@@ -72,7 +80,13 @@ impl<'t> Batches<'t> {
             rows_in_batch: 0,
             batches: Vec::new(),
             rows: 0,
+            counting,
         }
+    }
+
+    /// Whether records are only counted: a parser need not compute their values.
+    pub(super) fn counting(&self) -> bool {
+        self.counting
     }
 
     /// One record; `values` has one entry per field (`None` = NULL), or is `None` for a
@@ -84,6 +98,10 @@ impl<'t> Batches<'t> {
         record: &str,
         values: Option<&[Option<S>]>,
     ) -> Result<(), Error> {
+        if self.counting {
+            self.rows += 1;
+            return Ok(());
+        }
         // Cut before a record that would stretch the span too far (offsets are u32).
         if let (Some((start, _)), Some(at)) = (self.span, self.offset_of(record))
             && (at + record.len()).saturating_sub(start) >= MAX_BATCH_BYTES
@@ -120,6 +138,7 @@ impl<'t> Batches<'t> {
             &self.source,
             self.batch_rows,
             self.text,
+            self.counting,
         )
     }
 

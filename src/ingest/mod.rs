@@ -135,6 +135,10 @@ pub struct ReadOptions {
     /// A file with more bytes than this (decompressed, for `.gz`) is rejected whole
     /// ([`codes::TOO_LARGE`]); the check runs while reading, so memory stays bounded.
     pub max_file_bytes: u64,
+    /// Count the records without building their columns: the batches come out empty and
+    /// the count and the verdict are as a full parse gives them. The read of a batch table
+    /// its scan parses again needs only those.
+    pub count_only: bool,
 }
 
 impl ReadOptions {
@@ -144,6 +148,7 @@ impl ReadOptions {
             fields,
             batch_rows: DEFAULT_BATCH_ROWS,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            count_only: false,
         }
     }
 }

@@ -430,6 +430,7 @@ impl<'o> Parser<'o> {
             self.source_name,
             self.opts.batch_rows,
             text,
+            self.opts.count_only,
         );
         let line = self.line;
         // (bytes parsed, line number after them, rejection)

@@ -237,7 +237,8 @@ impl<R: Read> Read for Hashing<R> {
 ///
 /// Held in memory ([`Keep::Memory`], and under [`Keep::Rescan`] the tables it does not
 /// rescan) every file is read whole and parsed at once. A rescanned table's files are hashed
-/// and parsed for their verdict only ([`crate::pipeline::landing_scan`]). With a scratch
+/// and parsed for their verdict only, records counted but not built
+/// ([`crate::pipeline::landing_scan`]). With a scratch
 /// directory ([`Keep::Spill`]) each file is streamed into Parquet parts (see [`crate::ingest::stream_file`]),
 /// one file per core at a time: memory holds a few pieces of a file per core, whatever the
 /// files' sizes.
@@ -284,6 +285,7 @@ pub(crate) fn read_batch(
         fields: specs[t].1.clone(),
         batch_rows: 65536,
         max_file_bytes,
+        count_only: false,
     };
 
     let not_regular = |input: &Input, what: &str| Parsed::Refused {
@@ -354,14 +356,17 @@ pub(crate) fn read_batch(
         let typed = p.route(&input.name);
         let route = |hash: &str| typed.filter(|_| !known.contains(hash));
         if typed.map_or(matches!(keep, Keep::Rescan), |t| rescanned[t]) {
-            // Hashed and parsed in one read, the records dropped as they are parsed: only the
+            // Hashed and parsed in one read, the records counted but not built: only the
             // verdict is kept, for the scans to compare with.
             let cannot_read = |e| Error::io(format!("cannot read {}", input.path.display()), e);
             let mut reader = Hashing::new((&file).take(max_file_bytes.saturating_add(1)));
             let verdict = match typed {
                 Some(t) => {
                     let mut drop_records = |_: Vec<RecordBatch>| Ok(());
-                    let opts = options(t);
+                    let opts = ReadOptions {
+                        count_only: true,
+                        ..options(t)
+                    };
                     Some(stream_file(
                         &mut reader,
                         gzip,
