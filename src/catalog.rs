@@ -265,6 +265,19 @@ impl WarehouseSchema {
         &self.warehouse
     }
 
+    /// The tables and views of this session only (`CREATE TEMP TABLE`, `CREATE VIEW`, a
+    /// pipeline's batch), without the statement-scoped `__` ones.
+    pub fn temporary_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .registered
+            .read()
+            .map(|m| m.keys().filter(|k| !k.starts_with("__")).cloned().collect())
+            .unwrap_or_default();
+        names.retain(|n| self.is_temporary(n));
+        names.sort();
+        names
+    }
+
     /// Whether `name` is a table or view of this session only (`CREATE TEMP TABLE`, a
     /// pipeline's batch), not of the warehouse.
     pub fn is_temporary(&self, name: &str) -> bool {

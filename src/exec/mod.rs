@@ -194,7 +194,7 @@ impl Executor {
     /// The names of this session's in-memory tables and views (raw batches, `CREATE TEMP
     /// TABLE`, `CREATE VIEW`).
     pub fn temp_table_names(&self) -> Vec<String> {
-        self.schema.table_names()
+        self.schema.temporary_names()
     }
 
     /// Drops the in-memory table `name` (if it is one), giving its memory back.
@@ -499,12 +499,7 @@ impl Executor {
             // dictionary strings, nullability); the table takes what the batches hold.
             let schema = batches.first().map(|b| b.schema()).unwrap_or(logical);
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            tracing::debug!(
-                table = %name,
-                rows,
-                bytes = batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>(),
-                "temporary table in memory"
-            );
+            tracing::debug!(table = %name, rows, "temporary table in memory");
             let _ = self.schema.deregister_table(&name);
             self.schema
                 .register_table(name.clone(), self.mem_table(schema, batches)?)?;

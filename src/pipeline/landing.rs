@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sha2::{Digest, Sha256};
 
@@ -191,6 +191,18 @@ pub(crate) fn open_regular(
         return Ok(Err(what));
     }
     Ok(Ok((file, meta.len())))
+}
+
+/// `b` (a parsed piece of a landing file) with the file's `file_hash` column added, as a
+/// batch of its table's `schema`. Every way of keeping a batch (memory, scratch, scan) adds it.
+pub(crate) fn with_file_hash(
+    b: &RecordBatch,
+    hash: &str,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let mut cols = b.columns().to_vec();
+    cols.push(Arc::new(constant_text(hash, b.num_rows())));
+    Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
 /// The SHA-256 (hex) of everything `r` yields, and how many bytes that was.
@@ -460,7 +472,6 @@ pub(crate) fn read_batch(
             .map_err(cannot_read)?;
         let mut reader = Hashing::new((&file).take(max_file_bytes.saturating_add(1)));
         let part = Box::new(tables[t].part()?);
-        let hash_column = |n: usize| -> ArrayRef { Arc::new(constant_text(&hash, n)) };
         let schema = schemas[t].clone();
         // Parquet is encoded on a thread of its own while the next piece is parsed; the
         // channel holds a few batches, so memory stays a few pieces per file.
@@ -475,10 +486,7 @@ pub(crate) fn read_batch(
             });
             let mut sink = |batches: Vec<RecordBatch>| -> Result<()> {
                 for b in batches {
-                    let mut cols = b.columns().to_vec();
-                    cols.push(hash_column(b.num_rows()));
-                    let batch = RecordBatch::try_new(schema.clone(), cols)?;
-                    if tx.send(batch).is_err() {
+                    if tx.send(with_file_hash(&b, &hash, &schema)?).is_err() {
                         // The writer stopped on an error; its join below says which.
                         return Err(Error::Internal("the scratch writer stopped"));
                     }
@@ -569,10 +577,7 @@ pub(crate) fn read_batch(
                     read: FileRead::Records { batches, .. },
                 } => {
                     for b in batches {
-                        let hash: ArrayRef = Arc::new(constant_text(&hash, b.num_rows()));
-                        let mut cols = b.columns().to_vec();
-                        cols.push(hash);
-                        memory[table].push(RecordBatch::try_new(schemas[table].clone(), cols)?);
+                        memory[table].push(with_file_hash(&b, &hash, &schemas[table])?);
                     }
                     f.status = FileStatus::Read;
                 }

@@ -5,7 +5,7 @@
 //! three times the input (ecommerce at generator scale 10: 333 MB of CSV, ~1 GB of batch).
 //! Yet the validate steps read each batch table once or a few times, as a projection into
 //! `checked_*`. So [`crate::pipeline::landing::read_batch`] only checks the files (hash and
-//! verdict, the batches dropped as they are parsed), and a scan of the table parses them
+//! verdict, the records counted but not built), and a scan of the table parses them
 //! again, one group of files per partition, a piece at a time: memory holds what the query
 //! keeps, never the raw batch.
 //!
@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::streaming::StreamingTable;
@@ -33,8 +33,8 @@ use datafusion::physical_plan::{
 use tokio::sync::mpsc::Sender;
 
 use crate::error::{Error, Result};
-use crate::ingest::{ReadOptions, Streamed, constant_text, stream_file};
-use crate::pipeline::landing::{Hashing, Staging, open_regular};
+use crate::ingest::{ReadOptions, Streamed, stream_file};
+use crate::pipeline::landing::{Hashing, Staging, open_regular, with_file_hash};
 
 /// One landing file the read took into the batch, and what the read found in it.
 #[derive(Debug)]
@@ -243,11 +243,10 @@ fn rescan(
     ));
     let mut sink = |batches: Vec<RecordBatch>| -> Result<()> {
         for b in batches {
-            let mut cols = b.columns().to_vec();
-            let hash: ArrayRef = Arc::new(constant_text(&f.hash, b.num_rows()));
-            cols.push(hash);
-            let batch = RecordBatch::try_new(schema.clone(), cols)?;
-            if tx.blocking_send(Ok(batch)).is_err() {
+            if tx
+                .blocking_send(Ok(with_file_hash(&b, &f.hash, schema)?))
+                .is_err()
+            {
                 return Err(Error::Internal(STOPPED));
             }
         }

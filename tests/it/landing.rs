@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Wh, rows, run_pipeline};
+use crate::common::{Wh, assert_success, rows, run_pipeline};
 
 const HEADER: &str =
     "timestamp,transaction_id,product_id,store_id,quantity,revenue,discount_applied";
@@ -570,11 +570,7 @@ fn rewritten_after_the_read(
         .args(["pipeline", "run", pipeline, "--settle", "0"])
         .output()
         .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    assert_success(&again);
     assert_eq!(wh.csv(check), expected);
 }
 
